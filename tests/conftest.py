@@ -1,0 +1,28 @@
+import pathlib
+
+import pytest
+
+from tests.helpers import REPO, reader_folder, run_python
+
+EXAMPLES = sorted(
+    p for p in (REPO / "examples").rglob("*.py") if not p.name.startswith("_")
+)
+
+
+def module_name(path: pathlib.Path) -> str:
+    return ".".join(path.relative_to(REPO).with_suffix("").parts)
+
+
+@pytest.fixture(scope="session")
+def example_run(tmp_path_factory):
+    """Run an example once per test session (`python -m examples...` in a reader's folder
+    holding the MNIST subset) and hand the same result to every test that asks for it."""
+    results = {}
+
+    def run_example(module: str):
+        if module not in results:
+            folder = reader_folder(tmp_path_factory.mktemp(module.replace(".", "_")))
+            results[module] = run_python(["-m", module], cwd=folder)
+        return results[module]
+
+    return run_example
