@@ -2,11 +2,11 @@ import pathlib
 
 import pytest
 
+from examples.record import example_files
 from tests.helpers import REPO, reader_folder, run_python
 
-EXAMPLES = sorted(
-    p for p in (REPO / "examples").rglob("*.py") if not p.name.startswith("_")
-)
+# Every example of every chapter: examples/ch*/*.py (examples/record.py is the book's tool).
+EXAMPLES = example_files()
 
 
 def module_name(path: pathlib.Path) -> str:

@@ -66,7 +66,7 @@ def test_no_snippet_line_is_left_unexpanded(page):
     assert not leftovers, f"{page.name} shows snippet lines as text: {leftovers}"
 
 
-@pytest.mark.parametrize("page, block", blocks())
+@pytest.mark.parametrize("page, block", list(blocks()))
 def test_code_block_runs(page, block, tmp_path):
     folder = reader_folder(tmp_path)
     if language(block) in PYTHON:

@@ -1,10 +1,11 @@
 # %% [markdown]
-# # The Code: Building Neural Networks using PyTorch
+# # The chapter's program, as a notebook
 #
-# The chapter's program: a two-layer fully connected network learns to read handwritten
-# digits (MNIST) in 10 epochs of SGD, and is then measured on the 10,000 test digits it never
-# trained on. The book's page explains it line by line. Run it as a script with
-# `python -m examples.ch07.mnist_mlp`, or cell by cell as a notebook.
+# A two-layer fully connected network learns to read handwritten digits
+# (MNIST) in 10 epochs of SGD, and is then measured on the 10,000 test digits
+# it never trained on. The book's page "The Code: Building Neural Networks"
+# explains it line by line. Run it cell by cell here, or as a script with
+# `python -m examples.ch07.mnist_mlp`.
 
 # %%
 # --8<-- [start:program]
@@ -39,7 +40,7 @@ class Net(nn.Module):  # (2)!
 # %%
 # Load the data
 def load_mnist(train):
-    """The MNIST training or test set, downloaded into DATA_DIR on first use."""
+    """The MNIST training or test set, downloaded into DATA_DIR if missing."""
     transform = torchvision.transforms.Compose([
         torchvision.transforms.ToTensor(),
         torchvision.transforms.Normalize((0.1307,), (0.3081,)),  # (5)!
@@ -103,13 +104,18 @@ def main():
         train_seconds += time.perf_counter() - start
         test_loss, accuracy = test(net, test_loader, criterion)
         print(f"epoch {epoch:2d}  train loss {train_loss:.4f}  "
-              f"test loss {test_loss:.4f}  test accuracy {100 * accuracy:.2f} %")
+              f"test loss {test_loss:.4f}  "
+              f"test accuracy {100 * accuracy:.2f} %")
         history.append({"epoch": epoch, "train_loss": train_loss,
-                        "test_loss": test_loss, "test_accuracy": 100 * accuracy})
+                        "test_loss": test_loss,
+                        "test_accuracy": 100 * accuracy})
     print("Finished Training")
     results = {  # (12)!
-        "device": "cpu", "train_images": len(train_set), "test_images": len(test_set),
-        "train_seconds": train_seconds, "test_accuracy": 100 * accuracy,
+        "device": "cpu",
+        "train_images": len(train_set),
+        "test_images": len(test_set),
+        "train_seconds": train_seconds,
+        "test_accuracy": 100 * accuracy,
         "history": history,
     }
     return net, test_set, results
@@ -123,9 +129,10 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## What the network learned, in pictures
 #
-# Three figures from the run above: the loss and the test accuracy after each epoch, the
-# first test digits with the network's answers, and the confusion matrix of the whole test
-# set. Each is also saved as a PNG file next to where the program runs.
+# Three figures from the run above: the loss and the test accuracy after each
+# epoch, the first test digits with the network's answers, and the confusion
+# matrix of the whole test set. Each is also saved as a PNG file in the folder
+# the program runs in.
 
 # %%
 # --8<-- [start:plots]
@@ -135,13 +142,17 @@ import matplotlib.pyplot as plt
 def plot_history(history, filename="mnist_mlp_history.png"):
     """The training and test loss, and the test accuracy, after each epoch."""
     epochs = [row["epoch"] for row in history]
+    train_loss = [row["train_loss"] for row in history]
+    test_loss = [row["test_loss"] for row in history]
+    accuracy = [row["test_accuracy"] for row in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
-    loss_ax.plot(epochs, [row["train_loss"] for row in history], "o-", label="training")
-    loss_ax.plot(epochs, [row["test_loss"] for row in history], "s-", label="test")
+    loss_ax.plot(epochs, train_loss, "o-", label="training")
+    loss_ax.plot(epochs, test_loss, "s-", label="test")
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
     loss_ax.legend()
-    acc_ax.plot(epochs, [row["test_accuracy"] for row in history], "s-", color="C1")
-    acc_ax.set(xlabel="epoch", ylabel="test accuracy (%)", title="Test accuracy")
+    acc_ax.plot(epochs, accuracy, "s-", color="C1")
+    acc_ax.set(xlabel="epoch", ylabel="test accuracy (%)",
+               title="Test accuracy")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -151,7 +162,7 @@ def plot_history(history, filename="mnist_mlp_history.png"):
 
 @torch.no_grad()
 def predict(net, dataset):
-    """The network's answer for every image of the dataset, and the true labels."""
+    """The network's answer for every image of the dataset, and the labels."""
     net.eval()
     loader = torch.utils.data.DataLoader(dataset, batch_size=1000)
     predicted, labels = [], []
@@ -161,17 +172,19 @@ def predict(net, dataset):
     return torch.cat(predicted), torch.cat(labels)
 
 
-def plot_predictions(predicted, labels, dataset, filename="mnist_mlp_predictions.png"):
+def plot_predictions(predicted, labels, dataset,
+                     filename="mnist_mlp_predictions.png"):
     """The first 40 test digits; red titles mark the network's mistakes."""
     fig, axes = plt.subplots(4, 10, figsize=(10, 4.6))
     for i, ax in enumerate(axes.flat):
         image, _ = dataset[i]
         ax.imshow(image.squeeze(), cmap="gray_r")
-        wrong = predicted[i] != labels[i]
-        title = f"{predicted[i]} (not {labels[i]})" if wrong else f"{predicted[i]}"
-        ax.set_title(title, color="red" if wrong else "black", fontsize=10)
+        guess, truth = predicted[i].item(), labels[i].item()
+        wrong = guess != truth
+        title = f"{guess} (not {truth})" if wrong else f"{guess}"
+        ax.set_title(title, fontsize=10, color="red" if wrong else "black")
         ax.axis("off")
-    fig.suptitle("Predicted digit for the first 40 test images (mistakes in red)")
+    fig.suptitle("The first 40 test images: predicted digit, mistakes in red")
     fig.tight_layout()
     fig.savefig(filename, dpi=100)
     return fig
@@ -187,8 +200,9 @@ def plot_confusion(predicted, labels, filename="mnist_mlp_confusion.png"):
     for true in range(10):
         for guess in range(10):
             count = matrix[true, guess].item()
-            color = "white" if count > matrix.max().item() / 2 else "black"
-            ax.text(guess, true, count, ha="center", va="center", color=color, fontsize=8)
+            dark = count > matrix.max().item() / 2
+            ax.text(guess, true, count, ha="center", va="center", fontsize=8,
+                    color="white" if dark else "black")
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit",
            ylabel="true digit", title="Confusion matrix of the test set")
     fig.tight_layout()
@@ -201,5 +215,6 @@ if __name__ == "__main__":
     plot_history(results["history"])
     plot_predictions(predicted, labels, test_set)
     plot_confusion(predicted, labels)
-    print("Saved mnist_mlp_history.png, mnist_mlp_predictions.png, mnist_mlp_confusion.png")
+    print("Saved mnist_mlp_history.png, mnist_mlp_predictions.png "
+          "and mnist_mlp_confusion.png")
 # --8<-- [end:plots]
