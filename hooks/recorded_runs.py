@@ -57,6 +57,10 @@ def fill(markdown: str) -> str:
     return PLACEHOLDER.sub(value, markdown)
 
 
+def on_pre_build(config):
+    recorded_run.cache_clear()  # `mkdocs serve` rebuilds in one process: re-read new recordings
+
+
 def on_page_markdown(markdown, page, config, files):
     try:
         return fill(markdown)

@@ -39,6 +39,7 @@ def test_recorded_notebook_matches_the_example(recorded):
 
 def test_recorded_notebook_opens_with_its_facts(recorded):
     _, notebook, _ = recorded
+    record.nbformat.validate(notebook)  # what readers download must open in Jupyter
     facts_cell = notebook.cells[1]
     assert record.FACTS_TAG in facts_cell.metadata.get("tags", [])
     facts = notebook.metadata["recorded_run"]
