@@ -8,6 +8,8 @@
    docs/notebooks/ch07/mnist_mlp.ipynb (written by `python -m examples.record`), formatted with
    the optional format spec after the colon. Path steps are dictionary keys or list indices
    (`results.history.-1.test_loss`). A name or path that does not exist fails the build.
+   `{{ benchmarks/train_speed fast.seconds_per_epoch:.2f }}` reads a benchmark's report,
+   benchmarks/results/train_speed.json, in the same way.
 
 2. Each recorded notebook and its example's source are added to the site as downloads,
    downloads/<chapter>/<name>.ipynb and .py, and each notebook page gets links to them.
@@ -31,6 +33,12 @@ PLACEHOLDER = re.compile(r"\{\{\s*(?P<run>[\w/]+)\s+(?P<path>[\w.\-]+)(?::(?P<sp
 
 @functools.cache
 def recorded_run(run: str) -> dict:
+    if run.startswith("benchmarks/"):  # a benchmark's report: benchmarks/results/<name>.json
+        name = run.removeprefix("benchmarks/")
+        path = REPO / "benchmarks" / "results" / f"{name}.json"
+        if not path.is_file():
+            raise PluginError(f"no benchmark report '{run}': run `python benchmarks/{name}.py`")
+        return json.loads(path.read_text(encoding="utf-8"))
     path = NOTEBOOKS / f"{run}.ipynb"
     if not path.is_file():
         raise PluginError(f"no recorded run '{run}': {path.relative_to(REPO)} is missing; "

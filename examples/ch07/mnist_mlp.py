@@ -108,7 +108,8 @@ def main():
               f"test accuracy {100 * accuracy:.2f} %")
         history.append({"epoch": epoch, "train_loss": train_loss,
                         "test_loss": test_loss,
-                        "test_accuracy": 100 * accuracy})
+                        "test_accuracy": 100 * accuracy,
+                        "train_seconds": train_seconds})
     print("Finished Training")
     results = {  # (12)!
         "device": "cpu",
