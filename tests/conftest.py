@@ -1,6 +1,12 @@
+import os
 import pathlib
 
 import pytest
+
+# Examples whose training does not shrink with the data (a language model on a fixed text,
+# say) read this to train for fewer steps; every process the tests start inherits it.
+# MNIST examples need no such switch: the tests' subset makes them short.
+os.environ["BOOK_QUICK_RUN"] = "1"
 
 from examples.record import example_files
 from tests.helpers import REPO, reader_folder, run_python
