@@ -75,8 +75,16 @@ def source_cells(notebook) -> list[tuple[str, str]]:
             if FACTS_TAG not in cell.get("metadata", {}).get("tags", [])]
 
 
+def data_files(example: pathlib.Path) -> list[pathlib.Path]:
+    """Files an example reads from beside itself, such as examples/ch07/transformer_text.txt:
+    every file next to it whose name starts with the example's own name and is not code."""
+    return sorted(p for p in example.parent.glob(f"{example.stem}*") if p.suffix != ".py")
+
+
 def execute(example: pathlib.Path, workdir: pathlib.Path):
     """Execute the example as a notebook in workdir; return the notebook and the run's facts."""
+    for path in data_files(example):  # a notebook has no __file__: it finds them in its folder
+        shutil.copy(path, workdir / path.name)
     notebook = notebook_of(example)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     client = NotebookClient(notebook, timeout=None, kernel_name="python3", allow_errors=False,

@@ -15,10 +15,14 @@ NO_NETWORK = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0
 
 
 def reader_folder(path: pathlib.Path, with_data: bool = True) -> pathlib.Path:
-    """A folder laid out as a reader's: ./data/MNIST/raw holds the tests' MNIST subset."""
+    """A folder laid out as a reader's: ./data/MNIST/raw holds the tests' MNIST subset, and
+    the examples' own data files (examples/ch*/<example>_*.txt) sit beside the code a reader
+    copied, as they do in the repository."""
     path.mkdir(parents=True, exist_ok=True)
     if with_data:
         shutil.copytree(MNIST_SUBSET, path / "data" / "MNIST" / "raw")
+        for text in (REPO / "examples").glob("ch*/*.txt"):
+            shutil.copy(text, path / text.name)
     return path
 
 
