@@ -24,6 +24,7 @@ import posixpath
 import re
 
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -84,11 +85,14 @@ def downloads(notebook_uri: str) -> dict[str, pathlib.Path]:
             f"downloads/{chapter}/{stem}.py": REPO / "examples" / chapter / f"{stem}.py"}
 
 
+@event_priority(100)  # before the plugins' on_files, so that htmlproofer knows the downloads
 def on_files(files, config):
     for notebook in sorted(NOTEBOOKS.rglob("*.ipynb")):
         uri = notebook.relative_to(REPO / "docs").as_posix()
         for target, source in downloads(uri).items():
-            files.append(File.generated(config, target, abs_src_path=str(source)))
+            # Given as content, not as a path: a path under notebooks/ would make
+            # mkdocs-jupyter take the download for one more notebook page.
+            files.append(File.generated(config, target, content=source.read_bytes()))
     return files
 
 

@@ -1,5 +1,7 @@
 import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -9,7 +11,7 @@ import pytest
 os.environ["BOOK_QUICK_RUN"] = "1"
 
 from examples.record import example_files
-from tests.helpers import REPO, reader_folder, run_python
+from tests.helpers import REPO, describe, reader_folder, run_python
 
 # Every example of every chapter: examples/ch*/*.py (examples/record.py is the book's tool).
 EXAMPLES = example_files()
@@ -32,3 +34,14 @@ def example_run(tmp_path_factory):
         return results[module]
 
     return run_example
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory):
+    """The book built once with `mkdocs build --strict`: the folder, or the failed build."""
+    site = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, describe(result)
+    return site

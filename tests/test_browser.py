@@ -1,0 +1,199 @@
+"""The built book in a real browser, used the way a reader uses it.
+
+Playwright for Python drives Debian's chromium (never a browser Playwright downloads) against
+the site built by `mkdocs build --strict` and served on 127.0.0.1. Without chromium these tests
+are skipped with that reason, except in CI (CI=true), where .ci/run installs it and its
+absence is a failure.
+"""
+
+import collections
+import functools
+import http.server
+import json
+import os
+import re
+import threading
+
+import pytest
+
+from tests.helpers import describe, reader_folder, run_python
+
+CHROMIUM = "/usr/bin/chromium"
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing: .ci/run should have installed Debian's chromium",
+                    pytrace=False)
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+from axe_playwright_python.sync_playwright import Axe  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+# As root, without a sandbox; and without the background traffic that Chromium would
+# otherwise send to Google, which would count as requests leaving the machine.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_url(built_site):
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(built_site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def pages_of(site):
+    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html"))
+
+
+@pytest.fixture(scope="session")
+def all_pages(built_site):
+    return pages_of(built_site)
+
+
+def visit(browser, url, color_scheme="light"):
+    """Open url in a fresh browser context; what the console said and where requests went."""
+    context = browser.new_context(color_scheme=color_scheme, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    seen = {"errors": [], "requests": []}
+    page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    context.on("request", lambda r: seen["requests"].append(r.url))
+    page.goto(url, wait_until="networkidle")
+    return context, page, seen
+
+
+def test_every_page_loads_offline_without_errors_and_passes_axe(browser, site_url, all_pages):
+    failures = []
+    axe = Axe()
+    for name in all_pages:
+        for scheme in ("light", "dark"):
+            context, page, seen = visit(browser, f"{site_url}/{name}", scheme)
+            leaving = [u for u in seen["requests"]
+                       if not u.startswith((site_url, "data:", "blob:", "about:"))]
+            if seen["errors"]:
+                failures.append(f"{name} ({scheme}): console errors {seen['errors']}")
+            if leaving:
+                failures.append(f"{name} ({scheme}): requests leaving 127.0.0.1: {leaving}")
+            math = page.locator(".arithmatex").count()
+            if math and page.locator(".arithmatex .katex").count() < math:
+                failures.append(f"{name}: {math} formulas, not all rendered by KaTeX")
+            violations = axe.run(page, options=WCAG_21_AA).response["violations"]
+            for v in violations:
+                targets = [n["target"] for n in v["nodes"]][:3]
+                failures.append(f"{name} ({scheme}): axe {v['id']} ({v['impact']}) x{len(v['nodes'])} {targets}")
+            context.close()
+    assert not failures, "\n".join(failures)
+
+
+def unique_words(built_site):
+    """For each page, a word that its text has and no other page's text has."""
+    index = json.loads((built_site / "search" / "search_index.json").read_text())
+    words = collections.defaultdict(collections.Counter)
+    for doc in index["docs"]:
+        location = doc["location"].split("#")[0]
+        text = re.sub(r"<[^>]+>", " ", doc["title"] + " " + doc["text"])
+        words[location].update(w.lower() for w in re.findall(r"\b[A-Za-z]{7,}\b", text))
+    pages_with = collections.Counter(w[:6] for counts in words.values() for w in counts)
+    chosen = {}
+    for location, counts in words.items():
+        candidates = [w for w, _ in counts.most_common() if pages_with[w[:6]] == 1]
+        if candidates:
+            chosen[location] = candidates[0]
+    return chosen
+
+
+def test_search_finds_each_page_by_a_word_only_it_has(browser, site_url, built_site):
+    chosen = unique_words(built_site)
+    text_pages = [p for p in pages_of(built_site) if p.startswith("ch07/") and not p.startswith("print")]
+    missing = [p for p in text_pages if p not in chosen]
+    assert not missing, f"no word of their own to search for: {missing}"
+    context, page, _ = visit(browser, f"{site_url}/index.html")
+    failures = []
+    for location in text_pages:
+        word = chosen[location]
+        box = page.locator("input.md-search__input")
+        box.click()
+        box.fill("")
+        box.press_sequentially(word, delay=20)  # Material's search listens to key presses
+        first = page.locator(".md-search-result__item a").first
+        first.wait_for(timeout=10_000)
+        href = first.get_attribute("href")
+        if not href.split("#")[0].split("?")[0].endswith(location):
+            failures.append(f"searching {word!r}: first result {href}, not {location}")
+        page.keyboard.press("Escape")
+    context.close()
+    assert not failures, "\n".join(failures)
+
+
+def test_annotations_open_and_the_copied_program_runs(browser, site_url, tmp_path):
+    context, page, _ = visit(browser, f"{site_url}/ch07/mnist_mlp.html")
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    block = page.locator("div.annotate, .highlight").filter(has=page.locator(".md-annotation")).first
+    first_marker = block.locator(".md-annotation").first
+    first_marker.click()
+    tooltip = first_marker.locator(".md-tooltip__inner")
+    tooltip.wait_for(state="visible", timeout=15_000)
+    assert "torchvision" in tooltip.inner_text()
+    block.locator("button[data-clipboard-target]").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    context.close()
+    assert "class Net(nn.Module):" in copied
+    assert not re.search(r"#\s*\(\d+\)!?", copied), "annotation markers were copied"
+    folder = reader_folder(tmp_path)
+    (folder / "copied.py").write_text(copied)
+    result = run_python(["copied.py"], cwd=folder)
+    assert result.returncode == 0 and "test accuracy" in result.stdout, describe(result)
+
+
+def test_dark_mode_toggles_and_persists(browser, site_url):
+    context, page, _ = visit(browser, f"{site_url}/index.html", "light")
+    scheme = lambda: page.evaluate("document.body.getAttribute('data-md-color-scheme')")
+    assert scheme() == "default"
+    page.locator("label[title='Switch to dark mode']").first.click()
+    assert scheme() == "slate"
+    page.goto(f"{site_url}/ch07/wizard-of-oz.html", wait_until="networkidle")
+    assert scheme() == "slate", "the choice should persist across pages"
+    context.close()
+
+
+def test_notebook_pages_render_and_their_downloads_resolve(browser, site_url, all_pages):
+    notebooks = [p for p in all_pages if p.startswith("notebooks/")]
+    assert notebooks
+    for name in notebooks:
+        context, page, _ = visit(browser, f"{site_url}/{name}")
+        assert page.locator(".jp-Cell, .jp-CodeCell, .cell").count() > 3, f"{name} has no cells"
+        links = page.locator("p.notebook-downloads a")
+        assert links.count() == 2
+        for i in range(links.count()):
+            href = links.nth(i).evaluate("a => a.href")
+            response = page.request.get(href)
+            assert response.ok and len(response.body()) > 1000, href
+        context.close()
+
+
+def test_print_page_holds_every_section(browser, site_url, built_site):
+    context, page, _ = visit(browser, f"{site_url}/print_page.html")
+    printed = page.locator("article").inner_text()
+    context.close()
+    for name in pages_of(built_site):
+        if name.startswith("ch07/"):
+            html = (built_site / name).read_text()
+            title = re.search(r"<h1[^>]*>(.*?)(<a|</h1>)", html, re.S).group(1)
+            title = re.sub(r"<[^>]+>", "", title).strip()
+            assert title in printed, f"the print page lacks {name} ({title!r})"
