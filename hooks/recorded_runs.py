@@ -81,8 +81,14 @@ def downloads(notebook_uri: str) -> dict[str, pathlib.Path]:
     """notebooks/ch07/x.ipynb -> its download files and where their content comes from."""
     chapter, name = pathlib.PurePosixPath(notebook_uri).parts[-2:]
     stem = name.removesuffix(".ipynb")
-    return {f"downloads/{chapter}/{stem}.ipynb": NOTEBOOKS / chapter / name,
-            f"downloads/{chapter}/{stem}.py": REPO / "examples" / chapter / f"{stem}.py"}
+    examples = REPO / "examples" / chapter
+    found = {f"downloads/{chapter}/{stem}.ipynb": NOTEBOOKS / chapter / name,
+             f"downloads/{chapter}/{stem}.py": examples / f"{stem}.py"}
+    # The example's own data files (examples/ch07/<stem>_*.txt ...) go with it.
+    for data in sorted(examples.glob(f"{stem}_*")):
+        if data.suffix != ".py":
+            found[f"downloads/{chapter}/{data.name}"] = data
+    return found
 
 
 @event_priority(100)  # before the plugins' on_files, so that htmlproofer knows the downloads

@@ -1,0 +1,214 @@
+# %% [markdown]
+# # A convolutional network, as a notebook
+#
+# A small convolutional network (two convolution layers, each followed by
+# max-pooling, then two fully connected layers) learns MNIST in 4 epochs,
+# with the fast training loop of "Training faster and safer". At the end it
+# shows the 16 filters of its first layer and what they make of one digit.
+# Run it as a script with `python -m examples.ch07.cnn`.
+
+# %%
+# --8<-- [start:setup]
+import math
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+EPOCHS = 4
+BATCH_SIZE = 128
+PEAK_LR = 0.1  # of the one-cycle schedule
+DATA_DIR = "./data"
+MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
+
+
+class ConvNet(nn.Module):
+    """Two convolution + pooling stages, then two fully connected layers."""
+
+    def __init__(self):
+        super().__init__()
+        # 16 filters of 5 x 5 pixels slide over the 28 x 28 image: 16 maps
+        # of 24 x 24 (no padding, so a 5-wide filter fits 24 times).
+        self.conv1 = nn.Conv2d(1, 16, kernel_size=5)
+        self.bn1 = nn.BatchNorm2d(16)
+        # 32 filters, each 5 x 5 over all 16 maps of the first layer.
+        self.conv2 = nn.Conv2d(16, 32, kernel_size=5)
+        self.bn2 = nn.BatchNorm2d(32)
+        self.fc1 = nn.Linear(32 * 4 * 4, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def features(self, x):
+        """The maps after each convolution stage, for the pictures."""
+        x1 = F.relu(self.bn1(self.conv1(x)))  # (N, 16, 24, 24)
+        x2 = F.relu(self.bn2(self.conv2(F.max_pool2d(x1, 2))))  # (N, 32, 8, 8)
+        return x1, x2
+
+    def forward(self, x):
+        _, x = self.features(x)
+        x = F.max_pool2d(x, 2)  # (N, 32, 4, 4)
+        x = torch.flatten(x, 1)  # (N, 512)
+        x = F.relu(self.fc1(x))
+        return self.fc2(x)
+# --8<-- [end:setup]
+
+
+# %%
+# --8<-- [start:data]
+def normalise(images):
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), as ToTensor()
+    followed by Normalize((MEAN,), (STD,)) makes them."""
+    return images.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
+
+
+def load_mnist(data_dir=DATA_DIR):
+    """Both MNIST splits as normalised tensors, decoded once, in memory."""
+    try:
+        splits = [torchvision.datasets.MNIST(data_dir, train=train,
+                                             download=True)
+                  for train in (True, False)]
+    except RuntimeError as error:
+        reason = str(error).splitlines()[0]
+        sys.exit(f"error: MNIST is not in {data_dir}/MNIST/raw and could not "
+                 f"be downloaded ({reason}). Copy the four uncompressed "
+                 f"MNIST files there and run again.")
+    return [(normalise(split.data), split.targets) for split in splits]
+# --8<-- [end:data]
+
+
+# %%
+# --8<-- [start:train]
+def train_epoch(net, images, labels, optimizer, scheduler, generator):
+    """One pass over the training set in a new random order; the mean loss."""
+    net.train()  # batch normalization uses the statistics of each batch
+    order = torch.randperm(len(images), generator=generator)
+    total_loss = 0.0
+    for start in range(0, len(images), BATCH_SIZE):
+        batch = order[start:start + BATCH_SIZE]
+        loss = F.cross_entropy(net(images[batch]), labels[batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.item() * len(batch)
+    return total_loss / len(images)
+
+
+@torch.no_grad()
+def evaluate(net, images, labels, batch_size=2000):
+    """The mean loss and the accuracy (%) on a whole dataset."""
+    net.eval()  # batch normalization uses its running statistics
+    logits = torch.cat([net(images[i:i + batch_size])
+                        for i in range(0, len(images), batch_size)])
+    loss = F.cross_entropy(logits, labels).item()
+    accuracy = (logits.argmax(dim=1) == labels).float().mean().item() * 100
+    return loss, accuracy
+
+
+def count_parameters(net):
+    return sum(p.numel() for p in net.parameters())
+# --8<-- [end:train]
+
+
+# %%
+# --8<-- [start:main]
+def main():
+    torch.manual_seed(1)  # the initial weights
+    shuffler = torch.Generator().manual_seed(1)  # the order of the images
+    (train_x, train_y), (test_x, test_y) = load_mnist()
+    net = ConvNet()
+    optimizer = torch.optim.SGD(net.parameters(), lr=PEAK_LR, momentum=0.9,
+                                nesterov=True)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=PEAK_LR,
+        total_steps=EPOCHS * math.ceil(len(train_x) / BATCH_SIZE))
+    print(f"{count_parameters(net):,} parameters, "
+          f"{torch.get_num_threads()} threads")
+
+    history, train_seconds = [], 0.0
+    for epoch in range(1, EPOCHS + 1):
+        start = time.perf_counter()  # time the training, not the testing
+        train_loss = train_epoch(net, train_x, train_y, optimizer,
+                                 scheduler, shuffler)
+        train_seconds += time.perf_counter() - start
+        test_loss, accuracy = evaluate(net, test_x, test_y)
+        history.append({"epoch": epoch, "train_loss": train_loss,
+                        "test_loss": test_loss, "test_accuracy": accuracy,
+                        "train_seconds": train_seconds})
+        print(f"epoch {epoch}/{EPOCHS}  train loss {train_loss:.4f}  "
+              f"test loss {test_loss:.4f}  test accuracy {accuracy:.2f} %  "
+              f"({train_seconds:.1f} s of training so far)")
+    results = {
+        "train_images": len(train_x), "test_images": len(test_x),
+        "threads": torch.get_num_threads(),
+        "parameters": count_parameters(net), "history": history,
+        "test_accuracy": history[-1]["test_accuracy"],
+        "train_seconds": train_seconds,
+    }
+    return net, (test_x, test_y), results
+
+
+if __name__ == "__main__":
+    net, (test_x, test_y), results = main()
+# --8<-- [end:main]
+
+
+# %% [markdown]
+# ## What the network learned, in pictures
+#
+# The 16 filters of the first convolution layer, and the maps that the two
+# convolution stages make of the first test digit.
+
+# %%
+# --8<-- [start:plots]
+import matplotlib.pyplot as plt
+
+
+def plot_filters(net, filename="cnn_filters.png"):
+    """The 16 learned 5 x 5 filters of the first layer; red weights add,
+    blue weights subtract where they lie over ink."""
+    weights = net.conv1.weight.detach().squeeze(1)  # (16, 5, 5)
+    fig, axes = plt.subplots(2, 8, figsize=(8, 2.8))
+    for i, ax in enumerate(axes.flat):
+        limit = weights[i].abs().max().item()
+        ax.imshow(weights[i], cmap="bwr", vmin=-limit, vmax=limit)
+        ax.set_title(f"filter {i}", fontsize=8)
+        ax.axis("off")
+    fig.suptitle("First-layer filters (red: positive, blue: negative)")
+    fig.tight_layout()
+    fig.savefig(filename, dpi=100)
+    return fig
+
+
+@torch.no_grad()
+def plot_feature_maps(net, image, filename="cnn_feature_maps.png"):
+    """One digit, the 16 maps of the first stage and 16 of the 32 maps of
+    the second stage (darker: stronger response)."""
+    net.eval()
+    maps1, maps2 = net.features(image.unsqueeze(0))
+    fig, axes = plt.subplots(4, 9, figsize=(9, 5.4))
+    for ax in axes.flat:
+        ax.axis("off")
+    axes[0, 0].imshow(image.squeeze(), cmap="gray_r")
+    axes[0, 0].set_title("input", fontsize=8)
+    for i in range(16):
+        ax = axes[i // 8, 1 + i % 8]
+        ax.imshow(maps1[0, i], cmap="gray_r")
+        ax.set_title(f"conv1 #{i}", fontsize=8)
+        ax = axes[2 + i // 8, 1 + i % 8]
+        ax.imshow(maps2[0, i], cmap="gray_r")
+        ax.set_title(f"conv2 #{i}", fontsize=8)
+    fig.suptitle("Feature maps of one test digit: conv1 (24 x 24), "
+                 "conv2 (8 x 8)")
+    fig.tight_layout()
+    fig.savefig(filename, dpi=100)
+    return fig
+
+
+if __name__ == "__main__":
+    plot_filters(net)
+    plot_feature_maps(net, test_x[0])
+    print("Saved cnn_filters.png and cnn_feature_maps.png")
+# --8<-- [end:plots]

@@ -1,0 +1,198 @@
+# %% [markdown]
+# # A recurrent network, as a notebook
+#
+# An LSTM reads each MNIST digit as a sequence: 28 steps, one row of 28
+# pixels per step, carrying a hidden state from row to row. After the last
+# row, a linear layer turns the hidden state into ten scores. At the end we
+# watch its answer form as it reads one digit, row by row.
+# Run it as a script with `python -m examples.ch07.rnn`.
+
+# %%
+# --8<-- [start:setup]
+import math
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+EPOCHS = 3
+BATCH_SIZE = 128
+PEAK_LR = 0.01  # of the one-cycle schedule, for Adam
+HIDDEN_SIZE = 128
+DATA_DIR = "./data"
+MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
+
+
+class RowReader(nn.Module):
+    """An LSTM that reads an image one row per step, then a linear layer."""
+
+    def __init__(self):
+        super().__init__()
+        # input_size: one row of 28 pixels per step. batch_first: tensors
+        # are (batch, step, feature), the way the images already are.
+        self.lstm = nn.LSTM(input_size=28, hidden_size=HIDDEN_SIZE,
+                            batch_first=True)
+        self.fc = nn.Linear(HIDDEN_SIZE, 10)
+
+    def forward(self, images, every_step=False):
+        rows = images.view(-1, 28, 28)  # (N, 28 steps, 28 pixels)
+        outputs, _ = self.lstm(rows)  # the hidden state after every step
+        if every_step:  # the answer it would give after each row
+            return self.fc(outputs)  # (N, 28, 10)
+        return self.fc(outputs[:, -1])  # after the last row: (N, 10)
+# --8<-- [end:setup]
+
+
+# %%
+# --8<-- [start:data]
+def normalise(images):
+    """uint8 images (N, 28, 28) -> float32 (N, 28, 28), scaled and centred
+    as ToTensor() followed by Normalize((MEAN,), (STD,)) would."""
+    return images.float().div(255).sub(MEAN).div(STD)
+
+
+def load_mnist(data_dir=DATA_DIR):
+    """Both MNIST splits as normalised tensors, decoded once, in memory."""
+    try:
+        splits = [torchvision.datasets.MNIST(data_dir, train=train,
+                                             download=True)
+                  for train in (True, False)]
+    except RuntimeError as error:
+        reason = str(error).splitlines()[0]
+        sys.exit(f"error: MNIST is not in {data_dir}/MNIST/raw and could not "
+                 f"be downloaded ({reason}). Copy the four uncompressed "
+                 f"MNIST files there and run again.")
+    return [(normalise(split.data), split.targets) for split in splits]
+# --8<-- [end:data]
+
+
+# %%
+# --8<-- [start:train]
+def train_epoch(net, images, labels, optimizer, scheduler, generator):
+    """One pass over the training set in a new random order; the mean loss."""
+    net.train()
+    order = torch.randperm(len(images), generator=generator)
+    total_loss = 0.0
+    for start in range(0, len(images), BATCH_SIZE):
+        batch = order[start:start + BATCH_SIZE]
+        loss = F.cross_entropy(net(images[batch]), labels[batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        # Gradients flow back through all 28 steps and can spike; cap
+        # their overall size so that one bad batch cannot wreck the weights.
+        nn.utils.clip_grad_norm_(net.parameters(), max_norm=1.0)
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.item() * len(batch)
+    return total_loss / len(images)
+
+
+@torch.no_grad()
+def evaluate(net, images, labels, batch_size=2000):
+    """The mean loss and the accuracy (%) on a whole dataset."""
+    net.eval()
+    logits = torch.cat([net(images[i:i + batch_size])
+                        for i in range(0, len(images), batch_size)])
+    loss = F.cross_entropy(logits, labels).item()
+    accuracy = (logits.argmax(dim=1) == labels).float().mean().item() * 100
+    return loss, accuracy
+# --8<-- [end:train]
+
+
+# %%
+# --8<-- [start:main]
+def main():
+    torch.manual_seed(1)  # the initial weights
+    shuffler = torch.Generator().manual_seed(1)  # the order of the images
+    (train_x, train_y), (test_x, test_y) = load_mnist()
+    net = RowReader()
+    optimizer = torch.optim.Adam(net.parameters(), lr=PEAK_LR)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=PEAK_LR,
+        total_steps=EPOCHS * math.ceil(len(train_x) / BATCH_SIZE))
+    parameters = sum(p.numel() for p in net.parameters())
+    print(f"{parameters:,} parameters, {torch.get_num_threads()} threads")
+
+    history, train_seconds = [], 0.0
+    for epoch in range(1, EPOCHS + 1):
+        start = time.perf_counter()  # time the training, not the testing
+        train_loss = train_epoch(net, train_x, train_y, optimizer,
+                                 scheduler, shuffler)
+        train_seconds += time.perf_counter() - start
+        test_loss, accuracy = evaluate(net, test_x, test_y)
+        history.append({"epoch": epoch, "train_loss": train_loss,
+                        "test_loss": test_loss, "test_accuracy": accuracy,
+                        "train_seconds": train_seconds})
+        print(f"epoch {epoch}/{EPOCHS}  train loss {train_loss:.4f}  "
+              f"test loss {test_loss:.4f}  test accuracy {accuracy:.2f} %  "
+              f"({train_seconds:.1f} s of training so far)")
+    results = {
+        "train_images": len(train_x), "test_images": len(test_x),
+        "threads": torch.get_num_threads(), "parameters": parameters,
+        "history": history, "test_accuracy": history[-1]["test_accuracy"],
+        "train_seconds": train_seconds,
+    }
+    return net, (test_x, test_y), results
+
+
+if __name__ == "__main__":
+    net, (test_x, test_y), results = main()
+# --8<-- [end:main]
+
+
+# %% [markdown]
+# ## Reading row by row, in pictures
+#
+# The answer the network would give after each row it has read: for one
+# test digit, and as an accuracy over the whole test set.
+
+# %%
+# --8<-- [start:plots]
+import matplotlib.pyplot as plt
+
+
+@torch.no_grad()
+def accuracy_per_row(net, images, labels, batch_size=2000):
+    """The test accuracy (%) if we stopped reading after row 1, 2, ... 28."""
+    net.eval()
+    correct = torch.zeros(28)
+    for i in range(0, len(images), batch_size):
+        logits = net(images[i:i + batch_size], every_step=True)
+        guesses = logits.argmax(dim=2)  # (batch, 28)
+        correct += (guesses == labels[i:i + batch_size, None]).sum(dim=0)
+    return (correct / len(images) * 100).tolist()
+
+
+@torch.no_grad()
+def plot_reading(net, image, label, per_row, filename="rnn_reading.png"):
+    """Left: the digit. Middle: the probability of each digit after each
+    row. Right: the test accuracy after each row."""
+    net.eval()
+    probabilities = net(image[None], every_step=True).softmax(dim=2)[0]
+    fig, (img_ax, prob_ax, acc_ax) = plt.subplots(
+        1, 3, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1.3, 1.6]})
+    img_ax.imshow(image, cmap="gray_r")
+    img_ax.set(title=f"a test digit ({label})", ylabel="row")
+    prob_ax.imshow(probabilities, cmap="Blues", vmin=0, vmax=1,
+                   aspect="auto", extent=(-0.5, 9.5, 28.5, 0.5))
+    prob_ax.set(xticks=range(10), xlabel="digit", ylabel="rows read",
+                title="probability of each digit")
+    rows = range(1, 29)
+    acc_ax.plot(rows, per_row, "o-", markersize=3, color="C1")
+    acc_ax.set(xlabel="rows read", ylabel="test accuracy (%)",
+               title="accuracy after each row", ylim=(0, 100))
+    acc_ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(filename, dpi=100)
+    return fig
+
+
+if __name__ == "__main__":
+    per_row = accuracy_per_row(net, test_x, test_y)
+    results["accuracy_per_row"] = per_row
+    plot_reading(net, test_x[0], test_y[0].item(), per_row)
+    print("Saved rnn_reading.png")
+# --8<-- [end:plots]

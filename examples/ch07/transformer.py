@@ -1,0 +1,340 @@
+# %% [markdown]
+# # A small Transformer, as a notebook
+#
+# Attention written out with tensors and checked against PyTorch's own,
+# then a tiny decoder-only Transformer (a character-level GPT) trained on
+# the text of this chapter, `transformer_text.txt`, which must sit next to
+# this notebook. The book's page "The Transformer" explains each part.
+
+# %%
+# --8<-- [start:setup]
+import math
+import os
+import pathlib
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+TEXT_FILE = "transformer_text.txt"  # the chapter's manuscript, 8 KB
+# The book's tests set BOOK_QUICK_RUN=1 to train briefly, only to check
+# that the model learns; the recorded run trains for the full length.
+QUICK = bool(os.environ.get("BOOK_QUICK_RUN"))
+STEPS = 60 if QUICK else 1000
+EVAL_EVERY = 10 if QUICK else 100
+SAMPLE_AT = [0, STEPS // 25, STEPS // 5, STEPS]  # when to write samples
+# --8<-- [end:setup]
+
+
+# %%
+# --8<-- [start:attention]
+def attention(query, key, value, causal=False):
+    """Scaled dot-product attention: softmax(Q K^T / sqrt(d)) V.
+
+    query, key and value are (..., length, d). Returns the output and the
+    attention weights, (..., length, length), each row summing to 1."""
+    d = query.size(-1)
+    # How well each query matches each key; dividing by sqrt(d) keeps the
+    # scores near unit size, so the softmax does not saturate as d grows.
+    scores = query @ key.transpose(-2, -1) / math.sqrt(d)
+    if causal:  # position i may look at positions 0..i only
+        length = scores.size(-1)
+        allowed = torch.ones(length, length, dtype=torch.bool).tril()
+        scores = scores.masked_fill(~allowed, float("-inf"))
+    weights = scores.softmax(dim=-1)
+    return weights @ value, weights
+# --8<-- [end:attention]
+
+
+# %%
+# --8<-- [start:check]
+def check_attention():
+    """Our attention and PyTorch's agree, with and without the mask;
+    returns the largest difference of each."""
+    differences = {}
+    generator = torch.Generator().manual_seed(0)
+    # 2 sequences, 4 heads, 10 positions, 16 numbers per head
+    q, k, v = torch.randn(3, 2, 4, 10, 16, generator=generator)
+    for causal in (False, True):
+        ours, _ = attention(q, k, v, causal=causal)
+        theirs = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        assert torch.allclose(ours, theirs, atol=1e-6), causal
+        name = "causal" if causal else "full"
+        differences[name] = (ours - theirs).abs().max().item()
+        print(f"{name} attention: largest difference from PyTorch "
+              f"{differences[name]:.1e}")
+    return differences
+# --8<-- [end:check]
+
+
+# %%
+# --8<-- [start:model]
+class CausalSelfAttention(nn.Module):
+    """Several attention heads side by side, each looking back only."""
+
+    def __init__(self, dim, heads, dropout):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)  # queries, keys, values at once
+        self.proj = nn.Linear(dim, dim)  # mixes the heads' outputs
+        self.dropout = nn.Dropout(dropout)
+        self.weights = None  # the last attention weights, for plotting
+
+    def forward(self, x):
+        batch, length, dim = x.shape
+        q, k, v = self.qkv(x).split(dim, dim=2)
+        # (batch, length, dim) -> (batch, heads, length, dim // heads):
+        # each head attends with its own slice of the numbers.
+        q, k, v = [t.view(batch, length, self.heads, dim // self.heads)
+                   .transpose(1, 2) for t in (q, k, v)]
+        out, self.weights = attention(q, k, v, causal=True)
+        out = out.transpose(1, 2).reshape(batch, length, dim)
+        return self.dropout(self.proj(out))
+
+
+class Block(nn.Module):
+    """Attention (tokens talk to each other), then an MLP (each token
+    thinks on its own); each adds to the stream through a residual."""
+
+    def __init__(self, dim, heads, dropout):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = CausalSelfAttention(dim, heads, dropout)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim),
+            nn.Dropout(dropout))
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+def sinusoidal_positions(length, dim):
+    """The fixed position code of Vaswani et al. (2017): sines and cosines
+    whose wavelengths grow geometrically from 2 pi to 10000 * 2 pi."""
+    position = torch.arange(length).unsqueeze(1)
+    frequency = torch.exp(torch.arange(0, dim, 2) * (-math.log(10000) / dim))
+    code = torch.zeros(length, dim)
+    code[:, 0::2] = torch.sin(position * frequency)
+    code[:, 1::2] = torch.cos(position * frequency)
+    return code
+
+
+class GPT(nn.Module):
+    """A decoder-only Transformer that predicts the next character."""
+
+    def __init__(self, vocab_size, context=64, dim=64, heads=4, layers=2,
+                 dropout=0.2):
+        super().__init__()
+        self.context = context
+        self.embed = nn.Embedding(vocab_size, dim)
+        # A buffer, not a parameter: saved with the model, never trained.
+        self.register_buffer("positions", sinusoidal_positions(context, dim))
+        self.dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(
+            Block(dim, heads, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, vocab_size)  # a score for every character
+
+    def forward(self, ids):
+        x = self.embed(ids) + self.positions[:ids.size(1)]
+        x = self.dropout(x)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x))  # (batch, length, vocab_size)
+
+    @torch.no_grad()
+    def generate(self, ids, count, generator, temperature=0.8):
+        """Append `count` characters to ids (1, length), one at a time,
+        each drawn from the model's prediction for the next character."""
+        self.eval()
+        for _ in range(count):
+            logits = self(ids[:, -self.context:])[:, -1] / temperature
+            probabilities = logits.softmax(dim=-1)
+            next_id = torch.multinomial(probabilities, 1, generator=generator)
+            ids = torch.cat([ids, next_id], dim=1)
+        return ids
+# --8<-- [end:model]
+
+
+# %%
+# --8<-- [start:data]
+def read_text(name=TEXT_FILE):
+    """The chapter's text, from beside this file or the current folder."""
+    places = [pathlib.Path.cwd(), pathlib.Path.cwd() / "examples" / "ch07"]
+    if "__file__" in globals():  # a notebook has no __file__
+        places.insert(0, pathlib.Path(__file__).resolve().parent)
+    for place in places:
+        if (place / name).is_file():
+            return (place / name).read_text(encoding="utf-8")
+    raise SystemExit(f"error: {name} was not found beside this program or "
+                     f"in the current folder; copy it from examples/ch07/ "
+                     f"of the book's repository")
+
+
+class Characters:
+    """Text <-> tensor of ids, one id per distinct character."""
+
+    def __init__(self, text):
+        self.alphabet = sorted(set(text))
+        self.index = {char: i for i, char in enumerate(self.alphabet)}
+
+    def encode(self, text):
+        return torch.tensor([self.index[char] for char in text])
+
+    def decode(self, ids):
+        return "".join(self.alphabet[i] for i in ids.tolist())
+
+
+def random_windows(data, context, batch_size, generator):
+    """Random stretches of the text; each target is its input moved on
+    by one character: at every position, the next character."""
+    starts = torch.randint(len(data) - context, (batch_size,),
+                           generator=generator)
+    inputs = torch.stack([data[s:s + context] for s in starts])
+    targets = torch.stack([data[s + 1:s + context + 1] for s in starts])
+    return inputs, targets
+
+
+@torch.no_grad()
+def mean_loss(model, inputs, targets):
+    """Cross-entropy in nats per character, with dropout switched off."""
+    model.eval()
+    logits = model(inputs)
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten()).item()
+# --8<-- [end:data]
+
+
+# %%
+# --8<-- [start:train]
+def train(model, train_data, val_data, chars, steps=STEPS, batch_size=32,
+          lr=3e-3, seed=1, prompt="The "):
+    """AdamW on random windows; losses every EVAL_EVERY steps, and a
+    sample of text at each step of SAMPLE_AT."""
+    batches = torch.Generator().manual_seed(seed)
+    sampler = torch.Generator().manual_seed(seed)
+    # Fixed evaluation windows: windows of the validation text starting
+    # every 16 characters, and as many random windows of the training
+    # text, so that the two losses compare.
+    val_windows = [val_data[:-1].unfold(0, model.context, 16),
+                   val_data[1:].unfold(0, model.context, 16)]
+    train_windows = random_windows(train_data, model.context,
+                                   len(val_windows[0]), batches)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
+                                  weight_decay=0.1)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, steps)
+    history, samples = [], []
+    for step in range(steps + 1):
+        if step % EVAL_EVERY == 0 or step == steps:
+            history.append({
+                "step": step,
+                "train_loss": mean_loss(model, *train_windows),
+                "val_loss": mean_loss(model, *val_windows)})
+        if step in SAMPLE_AT:
+            start = chars.encode(prompt).unsqueeze(0)
+            text = chars.decode(model.generate(start, 240, sampler)[0])
+            samples.append({"step": step, "text": text})
+        if step == steps:
+            break
+        model.train()
+        inputs, targets = random_windows(train_data, model.context,
+                                         batch_size, batches)
+        logits = model(inputs)
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    return history, samples
+# --8<-- [end:train]
+
+
+# %%
+# --8<-- [start:plots]
+def plot_losses(history, unigram_loss):
+    steps = [row["step"] for row in history]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, [row["train_loss"] for row in history],
+            color="tab:blue", label="training text")
+    ax.plot(steps, [row["val_loss"] for row in history],
+            color="tab:orange", label="validation text (last 10 %)")
+    ax.axhline(unigram_loss, color="grey", linestyle="--",
+               label="character frequencies alone")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss (nats per character)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig("transformer_loss.png", dpi=100)
+    return fig
+
+
+@torch.no_grad()
+def plot_attention(model, chars, text, layer=-1, head=0):
+    """How much each character of `text` attends to each earlier one."""
+    model.eval()
+    model(chars.encode(text).unsqueeze(0))
+    weights = model.blocks[layer].attn.weights[0, head]
+    fig, ax = plt.subplots(figsize=(7, 7))
+    ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
+    labels = [repr(char)[1:-1] for char in text]  # shows spaces as ' '
+    ax.set_xticks(range(len(text)), labels, fontsize=8)
+    ax.set_yticks(range(len(text)), labels, fontsize=8)
+    ax.set_xlabel("attends to (key)")
+    ax.set_ylabel("character being read (query)")
+    ax.set_title(f"layer {len(model.blocks) + layer if layer < 0 else layer}"
+                 f", head {head}")
+    fig.tight_layout()
+    fig.savefig("transformer_attention.png", dpi=100)
+    return fig
+# --8<-- [end:plots]
+
+
+# %%
+# --8<-- [start:main]
+def main():
+    differences = check_attention()
+    torch.manual_seed(1)  # the initial weights and dropout
+    text = read_text()
+    chars = Characters(text)
+    data = chars.encode(text)
+    split = int(0.9 * len(data))  # first 90 % to train, last 10 % to test
+    train_data, val_data = data[:split], data[split:]
+    print(f"{len(text):,} characters, {len(chars.alphabet)} distinct: "
+          f"{split:,} to train on, {len(val_data):,} to validate")
+
+    model = GPT(len(chars.alphabet))
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"{parameters:,} parameters")
+
+    # A baseline: how well character frequencies alone predict the
+    # validation text, without looking at any context.
+    counts = torch.bincount(train_data, minlength=len(chars.alphabet)) + 1
+    unigram_loss = -(counts / counts.sum()).log()[val_data].mean().item()
+
+    history, samples = train(model, train_data, val_data, chars)
+    for row in history[::len(history) // 5]:  # a few of the evaluations
+        print(f"step {row['step']:5d}  train loss {row['train_loss']:.3f}  "
+              f"val loss {row['val_loss']:.3f}  "
+              f"val perplexity {math.exp(row['val_loss']):.2f}")
+    best = min(history, key=lambda row: row["val_loss"])
+    plot_losses(history, unigram_loss)
+    plot_attention(model, chars, "neural networks using PyTorch")
+    return {
+        "attention_differences": differences,
+        "characters": len(text), "alphabet": len(chars.alphabet),
+        "train_characters": split, "val_characters": len(val_data),
+        "parameters": parameters, "steps": STEPS, "history": history,
+        "samples": samples,
+        "val_loss": history[-1]["val_loss"],
+        "val_perplexity": math.exp(history[-1]["val_loss"]),
+        "best_step": best["step"],
+        "best_val_perplexity": math.exp(best["val_loss"]),
+        "unigram_perplexity": math.exp(unigram_loss),
+    }
+
+
+if __name__ == "__main__":
+    results = main()
+# --8<-- [end:main]
