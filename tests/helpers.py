@@ -28,7 +28,10 @@ def reader_folder(path: pathlib.Path, with_data: bool = True) -> pathlib.Path:
 
 def run(args: list[str], cwd: pathlib.Path, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run a command as a reader would, with the repository importable and no network."""
-    env = {**os.environ, **NO_NETWORK, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
+    env = {**os.environ, **NO_NETWORK, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg",
+           # The commands a page shows (python, torchrun) are those of this Python's
+           # environment, as in an activated virtual environment.
+           "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 

@@ -108,7 +108,10 @@ def unique_words(built_site):
     for doc in index["docs"]:
         location = doc["location"].split("#")[0]
         text = re.sub(r"<[^>]+>", " ", doc["title"] + " " + doc["text"])
-        words[location].update(w.lower() for w in re.findall(r"\b[A-Za-z]{7,}\b", text))
+        # Split as the search does (on white space, punctuation trimmed from both ends), so
+        # that "\\partial" in a formula does not count as the word "partial".
+        tokens = (token.strip(".,;:!?()[]\"'") for token in text.split())
+        words[location].update(t.lower() for t in tokens if re.fullmatch(r"[A-Za-z]{7,}", t))
     pages_with = collections.Counter(w[:6] for counts in words.values() for w in counts)
     chosen = {}
     for location, counts in words.items():

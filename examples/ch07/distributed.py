@@ -1,0 +1,334 @@
+# %% [markdown]
+# # Scaling out with torch.distributed, as a notebook
+#
+# The training program of "Training faster and safer", split over several
+# processes with PyTorch's DistributedDataParallel. Launched by `torchrun`,
+# every process trains on its share of each mini-batch; run on its own, as
+# here, it is one process. The book's page "Scaling out: several processes
+# with torch.distributed" explains each part and shows the commands.
+
+# %%
+# --8<-- [start:setup]
+import argparse
+import json
+import math
+import os
+import pathlib
+import sys
+import tempfile
+import time
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from torch.nn.parallel import DistributedDataParallel
+
+MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
+# The same format as examples/ch07/train.py: each program resumes the other's.
+CHECKPOINT_FORMAT = "examples.ch07.train checkpoint, version 1"
+
+
+class Net(nn.Module):
+    """The chapter's network, unchanged: 784 -> 512 (ReLU) -> 10."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 512)
+        self.fc2 = nn.Linear(512, 10)
+
+    def forward(self, x):
+        x = x.view(-1, 784)
+        x = torch.relu(self.fc1(x))
+        return self.fc2(x)
+# --8<-- [end:setup]
+
+
+# %%
+# --8<-- [start:data]
+def normalise(images):
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as
+    ToTensor() followed by Normalize((MEAN,), (STD,)) makes them."""
+    return images.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
+
+
+def load_mnist(data_dir, device):
+    """Both MNIST splits as normalised tensors on the device."""
+    try:
+        splits = [torchvision.datasets.MNIST(data_dir, train=train,
+                                             download=True)
+                  for train in (True, False)]
+    except RuntimeError as error:
+        reason = str(error).splitlines()[0]
+        raise SystemExit(
+            f"error: MNIST is not in {data_dir}/MNIST/raw and could not be "
+            f"downloaded ({reason}). Copy the four uncompressed MNIST files "
+            f"there, or point --data-dir at a folder that has them.")
+    return [(normalise(split.data).to(device), split.targets.to(device))
+            for split in splits]
+# --8<-- [end:data]
+
+
+# %%
+# --8<-- [start:process_group]
+def join_process_group(device_name):
+    """Join the group of processes torchrun started; (rank, size, device).
+
+    torchrun gives every process its RANK (0, 1, ... over all machines),
+    LOCAL_RANK (its number on this machine), WORLD_SIZE and the address
+    where rank 0 waits for the others. Without torchrun there are no such
+    variables: the program is then a group of one, on its own."""
+    if device_name == "auto":
+        device_name = "cuda" if torch.cuda.is_available() else "cpu"
+    if device_name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda is not available here")
+    # NCCL moves gradients between GPUs directly; gloo works on CPUs.
+    backend = "nccl" if device_name == "cuda" else "gloo"
+    if "WORLD_SIZE" in os.environ:  # started by torchrun
+        dist.init_process_group(backend)  # reads the variables above
+        local_rank = int(os.environ["LOCAL_RANK"])
+    else:  # a group of one: an in-memory store, no network needed
+        dist.init_process_group(backend, store=dist.HashStore(),
+                                rank=0, world_size=1)
+        local_rank = 0
+    if device_name == "cuda":
+        # One GPU per process: the LOCAL_RANK-th GPU of this machine.
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    return dist.get_rank(), dist.get_world_size(), device
+# --8<-- [end:process_group]
+
+
+# %%
+# --8<-- [start:train]
+def train_epoch(model, images, labels, optimizer, scheduler, batch_size,
+                generator, rank, world_size):
+    """One pass over the training set; the mean loss over all processes.
+
+    Every process draws the same random order (same generator, same state)
+    and cuts it into the same global mini-batches of `batch_size` images;
+    each process then takes every world_size-th image of a batch."""
+    model.train()
+    order = torch.randperm(len(images), generator=generator)
+    order = order.to(images.device)
+    total_loss = torch.zeros((), device=images.device)
+    for start in range(0, len(images), batch_size):
+        batch = order[start:start + batch_size]
+        mine = batch[rank::world_size]
+        # A sum over my images, divided by the global batch's size, times
+        # world_size because DDP averages the processes' gradients: the
+        # result is the gradient of the mean loss over the whole batch,
+        # even when the last batch does not split into equal shares.
+        loss = F.cross_entropy(model(images[mine]), labels[mine],
+                               reduction="sum")
+        total_loss += loss.detach()
+        loss = loss * world_size / len(batch)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"the loss became {loss.item()}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # DDP averages the gradients over all processes
+        optimizer.step()  # every process makes the same update
+        scheduler.step()
+    dist.all_reduce(total_loss)  # sum the processes' losses, once an epoch
+    return total_loss.item() / len(images)
+
+
+@torch.no_grad()
+def evaluate(net, images, labels, batch_size=5000):
+    """The mean loss and the accuracy (%) on a whole dataset."""
+    net.eval()
+    logits = torch.cat([net(images[i:i + batch_size])
+                        for i in range(0, len(images), batch_size)])
+    loss = F.cross_entropy(logits, labels).item()
+    accuracy = (logits.argmax(dim=1) == labels).float().mean().item() * 100
+    return loss, accuracy
+# --8<-- [end:train]
+
+
+# %%
+# --8<-- [start:checkpoint]
+def atomic_write(path, write):
+    """Write into a temporary file beside `path`, then rename it over `path`:
+    a crash in the middle leaves the previous file whole, never half of one."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False,
+                                     prefix=f".{path.name}.") as file:
+        try:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        except BaseException:  # an error or Ctrl-C: leave no half file behind
+            file.close()
+            os.unlink(file.name)
+            raise
+    os.chmod(file.name, 0o644)  # temporary files are private; this one is not
+    os.replace(file.name, path)  # an atomic rename, on POSIX at least
+
+
+def load_checkpoint(path):
+    """A checkpoint of this program, read without running any pickled code."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise SystemExit(f"error: there is no checkpoint at {path} to resume")
+    except Exception as error:
+        reason = (str(error).splitlines() or [type(error).__name__])[0][:160]
+        raise SystemExit(f"error: {path} is not a readable checkpoint "
+                         f"({reason}); delete it or pass another --checkpoint")
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise SystemExit(f"error: {path} is not a checkpoint of this program")
+    return state
+# --8<-- [end:checkpoint]
+
+
+# %%
+# --8<-- [start:args]
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not the whole usage text
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a positive number")
+        return value
+    return parse
+
+
+def parse_args(argv=None):
+    parser = Parser(prog="python -m examples.ch07.distributed",
+                    description="Train the chapter's MNIST network on one "
+                    "or more processes (start several with torchrun).")
+    parser.add_argument("--epochs", type=positive(int), default=3)
+    parser.add_argument("--batch-size", type=positive(int), default=256,
+                        help="images per step over ALL processes together")
+    parser.add_argument("--lr", type=positive(float), default=0.3,
+                        help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--optimizer", choices=["sgd", "adam", "adamw"],
+                        default="sgd", help="sgd means Nesterov momentum 0.9")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"],
+                        default="auto")
+    parser.add_argument("--data-dir", default="./data")
+    parser.add_argument("--checkpoint", default="mnist_train.pt",
+                        help="written by rank 0 at the end of every epoch")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from --checkpoint")
+    parser.add_argument("--metrics-out", metavar="FILE.jsonl",
+                        help="one JSON line per epoch, written by rank 0")
+    return parser.parse_args(argv)
+
+
+def make_optimizer(name, params, lr):
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    return torch.optim.AdamW(params, lr=lr)
+# --8<-- [end:args]
+
+
+# %%
+# --8<-- [start:main]
+def main(argv=None):
+    args = parse_args(argv)
+    rank, world_size, device = join_process_group(args.device)
+    try:
+        return train(args, rank, world_size, device)
+    finally:
+        dist.destroy_process_group()
+
+
+def train(args, rank, world_size, device):
+    log = print if rank == 0 else lambda *a, **k: None  # rank 0 speaks
+    # Settings that must not change when a run is resumed. The number of
+    # processes is not one of them: a run may resume on more or fewer.
+    config = {k: getattr(args, k) for k in
+              ("epochs", "batch_size", "lr", "optimizer", "seed")}
+    torch.manual_seed(args.seed)  # the initial weights, equal on all ranks
+    shuffler = torch.Generator().manual_seed(args.seed)  # the same order too
+    (train_x, train_y), (test_x, test_y) = load_mnist(args.data_dir, device)
+
+    net = Net().to(device)
+    optimizer = make_optimizer(args.optimizer, net.parameters(), args.lr)
+    steps_per_epoch = math.ceil(len(train_x) / args.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch)
+    history = []
+    if args.resume:  # every rank reads the same checkpoint
+        state = load_checkpoint(args.checkpoint)
+        if state["config"] != config:
+            raise SystemExit(f"error: {args.checkpoint} was made with "
+                             f"{state['config']}; resume with those settings")
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        shuffler.set_state(state["shuffle_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        history = state["history"]
+        log(f"resuming after epoch {len(history)} of {args.epochs}")
+    # DDP copies rank 0's weights to all ranks, then, in every backward
+    # pass, averages the gradients over the ranks while it computes them.
+    model = DistributedDataParallel(net)
+    log(f"{world_size} process(es), {dist.get_backend()} on {device.type}, "
+        f"{args.batch_size} images a step: {args.batch_size // world_size} "
+        f"per process")
+
+    for epoch in range(len(history) + 1, args.epochs + 1):
+        seconds = history[-1]["train_seconds"] if history else 0.0
+        start = time.perf_counter()
+        try:
+            train_loss = train_epoch(model, train_x, train_y, optimizer,
+                                     scheduler, args.batch_size, shuffler,
+                                     rank, world_size)
+        except FloatingPointError as error:
+            raise SystemExit(f"error: {error} in epoch {epoch} on rank "
+                             f"{rank}; training stopped. Try a lower --lr.")
+        seconds += time.perf_counter() - start
+        if rank != 0:
+            continue  # the weights are equal everywhere: rank 0 does the rest
+        test_loss, accuracy = evaluate(net, test_x, test_y)
+        history.append({"epoch": epoch, "train_loss": train_loss,
+                        "test_loss": test_loss, "test_accuracy": accuracy,
+                        "train_seconds": seconds,
+                        "lr": scheduler.get_last_lr()[0]})
+        log(f"epoch {epoch}/{args.epochs}  train loss {train_loss:.4f}  "
+            f"test loss {test_loss:.4f}  test accuracy {accuracy:.2f} %  "
+            f"({seconds:.1f} s of training so far)")
+        state = {"format": CHECKPOINT_FORMAT, "config": config,
+                 "model": net.state_dict(),  # net, not model: no "module."
+                 "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(),
+                 "shuffle_rng": shuffler.get_state(),
+                 "torch_rng": torch.get_rng_state(), "history": history}
+        atomic_write(args.checkpoint, lambda file: torch.save(state, file))
+        if args.metrics_out:
+            lines = "".join(json.dumps(row) + "\n" for row in history)
+            atomic_write(args.metrics_out, lambda f: f.write(lines.encode()))
+
+    if rank != 0:
+        return None
+    return {
+        "world_size": world_size, "backend": dist.get_backend(),
+        "device": device.type, "threads": torch.get_num_threads(),
+        "train_images": len(train_x), "test_images": len(test_x),
+        "config": config, "history": history,
+        "test_accuracy": history[-1]["test_accuracy"],
+        "train_seconds": history[-1]["train_seconds"],
+    }
+
+
+if __name__ == "__main__":
+    # In a notebook, sys.argv holds the kernel's own arguments: use defaults.
+    results = main([] if "ipykernel" in sys.modules else None)
+# --8<-- [end:main]
