@@ -88,3 +88,20 @@ def test_site_builds_strictly(built_site):
     assert built_site / "ch07" / "mnist_mlp.html" in html
     unexpanded = [str(p.relative_to(built_site)) for p, text in html.items() if "--8<--" in text]
     assert not unexpanded, f"pages showing snippet lines as text: {unexpanded}"
+
+
+def test_math_is_typeset_into_mathml_when_the_site_is_built(built_site):
+    # hooks/render_math.py replaces every formula's TeX with KaTeX's MathML, so no page
+    # loads anything for its math: no script, no style sheet, no font.
+    pages_with_math = 0
+    for path in built_site.rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(built_site).as_posix()
+        assert 'class="arithmatex">\\' not in text, f"{name}: a formula left as TeX"
+        assert "katex.min" not in text and "KaTeX_" not in text, f"{name} loads KaTeX's files"
+        formulas = text.count('class="arithmatex"')
+        assert text.count('class="arithmatex"><span class="katex"><math') == formulas, name
+        assert 'mathvariant="bold"' not in text, f"{name}: bold that MathML Core would not draw"
+        pages_with_math += formulas > 0
+    assert pages_with_math >= 2, "the chapter's equations are gone"
+
