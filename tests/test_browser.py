@@ -16,9 +16,9 @@ import threading
 
 import pytest
 
+from benchmarks.page_weight import CHROMIUM, CHROMIUM_ARGS, QuietHandler, page_weight
 from tests.helpers import describe, reader_folder, run_python
 
-CHROMIUM = "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
     if os.environ.get("CI"):
         pytest.fail(f"{CHROMIUM} is missing: .ci/run should have installed Debian's chromium",
@@ -28,16 +28,7 @@ if not os.path.exists(CHROMIUM):
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-# As root, without a sandbox; and without the background traffic that Chromium would
-# otherwise send to Google, which would count as requests leaving the machine.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="session")
@@ -211,8 +202,6 @@ def test_every_chapter_and_notebook_page_is_within_its_weight_budget(browser, si
     # (its report has the full table): 450 KB for a text page, 1 MB for a notebook page. The
     # print page is the whole chapter on one page, over the text budget by its nature; the
     # benchmark reports it, and the front page states its size.
-    from benchmarks.page_weight import page_weight
-
     over = []
     for name in all_pages:
         if name == "print_page.html":
