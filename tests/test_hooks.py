@@ -4,7 +4,7 @@ and, in a browser, in test_browser.py)."""
 import pytest
 from mkdocs.exceptions import PluginError
 
-from hooks.notebook_css import trimmed_styles
+from hooks.notebook_css import parsed, trimmed_styles
 from hooks.render_math import typeset_page
 
 
@@ -42,3 +42,16 @@ def test_notebook_css_drops_only_rules_that_cannot_match():
     # mkdocs-jupyter writes one sheet with stray text at its end (`']`); such a sheet is kept whole.
     unparsable = "<style>.jp-Editor{color:red} ']</style><div class='jp-Cell'></div>"
     assert trimmed_styles(unparsable) == unparsable
+
+
+def test_notebook_css_parses_a_sheet_once_and_each_page_gets_its_own_rules():
+    sheet = "<style>.jp-Cell{margin:0} .jp-Dialog{padding:0} @media print{.jp-Cell{color:red}}</style>"
+    cell, dialog = sheet + '<div class="jp-Cell"></div>', sheet + '<div class="jp-Dialog"></div>'
+    parsed.cache_clear()
+    cold = [trimmed_styles(cell), trimmed_styles(dialog)]
+    parsed.cache_clear()
+    warm = [trimmed_styles(dialog), trimmed_styles(cell)][::-1]
+    assert parsed.cache_info().misses == 1 and parsed.cache_info().hits == 1
+    assert warm == cold  # what one page keeps does not leak into the next
+    assert ".jp-Dialog" not in cold[0] and "@media print{.jp-Cell{color:red}}" in cold[0]
+    assert ".jp-Cell" not in cold[1] and ".jp-Dialog{padding:0}" in cold[1]
