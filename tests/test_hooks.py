@@ -55,3 +55,26 @@ def test_notebook_css_parses_a_sheet_once_and_each_page_gets_its_own_rules():
     assert warm == cold  # what one page keeps does not leak into the next
     assert ".jp-Dialog" not in cold[0] and "@media print{.jp-Cell{color:red}}" in cold[0]
     assert ".jp-Cell" not in cold[1] and ".jp-Dialog{padding:0}" in cold[1]
+
+
+def test_htmlproofer_anchors_are_the_ones_htmlproofer_reads_itself():
+    from htmlproofer import plugin
+
+    from hooks.htmlproofer_anchors import read_anchors
+
+    by_beautifulsoup = plugin.read_anchors
+    assert by_beautifulsoup.__module__ == "htmlproofer.plugin"  # not already replaced
+    page = """<!doctype html><html><head><title>t</title><script>x = '<a id="in-script">'</script>
+    </head><body><h1 id="top">T</h1><!-- <a id="in-comment"> --><A NAME="old">x</A>
+    <a name="n" id="both"></a><p name="not-a-link">p</p><div id>valueless</div>
+    <span id="first" id="second"></span><h2 id="a&amp;b">&amp;</h2><br id="void"/>
+    <template id="the-template"><p id="inert"><template><i id="deeper"></i></template>
+    <b id="still-inert"></b></template><p id="after">x</p><template/><p id="after-empty"></p>
+    </template><p id="stray-end"></p><div id="unclosed"><template><span id="never-closed">
+    </div><p id="after-unclosed"></p><br></br><img id="img"><p id="p-after-img"></p></img>
+    <input id="in"/><b><i id="i"></b><u id="u"></u></i></body></html>"""
+    assert read_anchors(page) == by_beautifulsoup(page)
+    assert {"top", "old", "both", "n", "", "second", "a&b", "void", "the-template", "after"} <= (
+        read_anchors(page)
+    )
+    assert "after-unclosed" in read_anchors(page)  # </div> closed the template opened in it
