@@ -1,15 +1,17 @@
-"""Record the book's runs: execute every example as a notebook and store it under docs/.
+"""Record the book's runs: each example executed as a notebook, kept in docs/.
 
-    python -m examples.record --data-root ../shared/data            # every example
-    python -m examples.record --data-root ../shared/data ch07/mnist_mlp
+    python -m examples.record --data-root ./data               # every example
+    python -m examples.record --data-root ./data ch07/mnist_mlp
 
-Each example (a jupytext percent-format script in examples/ch*/) is executed cell by cell
-with nbclient, errors not allowed, in a scratch folder whose ./data is --data-root; the MNIST
-there is used, or downloaded by torchvision if missing. The executed notebook, with its text
-and image outputs, is written to docs/notebooks/<chapter>/<name>.ipynb, with a first cell
-that states the run's facts and, in its metadata, those facts and the example's `results`
-dictionary. The figures the example saved are copied beside it. The book's pages take their
-numbers from there (hooks/recorded_runs.py). Nothing is written unless the run succeeds.
+Each example (a jupytext percent-format script in examples/ch*/) is executed
+cell by cell with nbclient, errors not allowed, in a scratch folder whose
+./data is --data-root; the MNIST there is used, or downloaded by torchvision
+if missing. The executed notebook, with its text and image outputs, is
+written to docs/notebooks/<chapter>/<name>.ipynb, with a first cell that
+states the run's facts and, in its metadata, those facts and the example's
+`results` dictionary. The figures the example saved are copied beside it.
+The book's pages take their numbers from there (hooks/recorded_runs.py).
+Nothing is written unless the run succeeds.
 """
 
 import argparse
@@ -32,14 +34,16 @@ from nbclient.exceptions import CellExecutionError
 REPO = pathlib.Path(__file__).resolve().parents[1]
 RECORDED = REPO / "docs" / "notebooks"
 FACTS_TAG = "recorded-run-facts"
-# Marks that serve the book's pages, not a notebook's reader: snippet section lines and
-# the `# (1)!` code-annotation markers.
+# Marks that serve the book's pages, not a notebook's reader: snippet section
+# lines and the `# (1)!` code-annotation markers.
 SNIPPET_LINE = re.compile(r"^\s*# --8<-- \[(start|end):[\w-]+\]\s*$")
 ANNOTATION = re.compile(r"\s*# \(\d+\)!")
 
-# Run in the example's kernel after its last cell: what the run used and what it measured.
+# Run in the example's kernel after its last cell: what the run used and what
+# it measured.
 FACTS_QUERY = """
-import json as _json, os as _os, platform as _platform, torch as _torch, torchvision as _tv
+import json as _json, os as _os, platform as _platform
+import torch as _torch, torchvision as _tv
 print(_json.dumps({
     "python": _platform.python_version(),
     "torch": _torch.__version__,
@@ -61,36 +65,56 @@ def recorded_path(example: pathlib.Path) -> pathlib.Path:
 
 
 def notebook_of(example: pathlib.Path):
-    """The example as a notebook, without the marks that only the book's pages use."""
+    """The example as a notebook, without the marks only the pages use."""
     notebook = jupytext.read(example)
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            lines = [ANNOTATION.sub("", line) for line in cell.source.split("\n")
-                     if not SNIPPET_LINE.match(line)]
+            lines = [
+                ANNOTATION.sub("", line)
+                for line in cell.source.split("\n")
+                if not SNIPPET_LINE.match(line)
+            ]
             cell.source = "\n".join(lines).strip("\n")
     return notebook
 
 
 def source_cells(notebook) -> list[tuple[str, str]]:
-    """The cells that come from the example's source: all but the facts cell."""
-    return [(cell.cell_type, cell.source) for cell in notebook.cells
-            if FACTS_TAG not in cell.get("metadata", {}).get("tags", [])]
+    """The cells that come from the example's source: all but the facts."""
+    return [
+        (cell.cell_type, cell.source)
+        for cell in notebook.cells
+        if FACTS_TAG not in cell.get("metadata", {}).get("tags", [])
+    ]
 
 
 def data_files(example: pathlib.Path) -> list[pathlib.Path]:
-    """Files an example reads from beside itself, such as examples/ch07/transformer_text.txt:
-    every file next to it whose name starts with the example's own name and is not code."""
-    return sorted(p for p in example.parent.glob(f"{example.stem}*") if p.suffix != ".py")
+    """Files an example reads from beside itself, such as
+    examples/ch07/transformer_text.txt: every file next to it whose name
+    starts with the example's own name and is not code."""
+    return sorted(
+        p for p in example.parent.glob(f"{example.stem}*") if p.suffix != ".py"
+    )
 
 
 def execute(example: pathlib.Path, workdir: pathlib.Path):
-    """Execute the example as a notebook in workdir; return the notebook and the run's facts."""
-    for path in data_files(example):  # a notebook has no __file__: it finds them in its folder
+    """Execute the example as a notebook in workdir; return the notebook and
+    the run's facts."""
+    # A notebook has no __file__: it finds its data files in its folder.
+    for path in data_files(example):
         shutil.copy(path, workdir / path.name)
     notebook = notebook_of(example)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    client = NotebookClient(notebook, timeout=None, kernel_name="python3", allow_errors=False,
-                            resources={"metadata": {"path": str(workdir)}})
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    client = NotebookClient(
+        notebook,
+        timeout=None,
+        kernel_name="python3",
+        allow_errors=False,
+        resources={"metadata": {"path": str(workdir)}},
+    )
     with client.setup_kernel():
         start = time.perf_counter()
         for index, cell in enumerate(notebook.cells):
@@ -100,61 +124,89 @@ def execute(example: pathlib.Path, workdir: pathlib.Path):
         notebook.cells.append(query)
         client.execute_cell(query, len(notebook.cells) - 1)
         notebook.cells.pop()
-    facts = json.loads("".join(o.get("text", "") for o in query.outputs if o.output_type == "stream"))
+    facts = json.loads(
+        "".join(
+            o.get("text", "")
+            for o in query.outputs
+            if o.output_type == "stream"
+        )
+    )
     facts["wall_seconds"] = wall_seconds
-    facts["stdout"] = "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
-                              for o in cell.get("outputs", []) if o.output_type == "stream" and o.name == "stdout")
+    facts["stdout"] = "".join(
+        o.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+        if o.output_type == "stream" and o.name == "stdout"
+    )
     return notebook, facts
 
 
 def compact_png(data: bytes) -> bytes:
-    """The same picture as a PNG of at most 256 colours, if that is smaller. Plots and digits
-    need no more: on the book's figures no colour moves by more than 11 levels of 255, and the
-    files shrink to about a third, which keeps the pages light (benchmarks/page_weight.py)."""
+    """The same picture as a PNG of at most 256 colours, if that is smaller.
+    Plots and digits need no more: on the book's figures no colour moves by
+    more than 11 levels of 255, and the files shrink to about a third, which
+    keeps the pages light (benchmarks/page_weight.py)."""
     from PIL import Image  # Pillow comes with matplotlib
 
     picture = Image.open(io.BytesIO(data)).convert("RGB")
-    # MAXCOVERAGE keeps rare colours (a few red mistake labels) that MEDIANCUT merges away.
-    palette = picture.quantize(colors=256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
+    # MAXCOVERAGE keeps rare colours (a few red mistake labels) that
+    # MEDIANCUT merges away.
+    palette = picture.quantize(
+        colors=256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE
+    )
     buffer = io.BytesIO()
     palette.save(buffer, format="PNG", optimize=True)
     return min(data, buffer.getvalue(), key=len)
 
 
 def compact_figures(notebook) -> None:
-    """Store every image output of the notebook as a compact PNG (see compact_png)."""
+    """Store every image output of the notebook as a compact PNG."""
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             if "image/png" in output.get("data", {}):
                 png = base64.b64decode(output["data"]["image/png"])
-                output["data"]["image/png"] = base64.b64encode(compact_png(png)).decode("ascii")
+                output["data"]["image/png"] = base64.b64encode(
+                    compact_png(png)
+                ).decode("ascii")
 
 
 def facts_cell(facts: dict):
     results = facts.get("results") or {}
     lines = [
-        "**Recorded run.** The outputs below come from one run of this notebook, made with "
-        "`python -m examples.record`:",
+        "**Recorded run.** The outputs below come from one run of this "
+        "notebook, made with `python -m examples.record`:",
         "",
         f"- date: {facts['date']}",
-        f"- Python {facts['python']}, PyTorch {facts['torch']}, torchvision {facts['torchvision']}",
-        f"- device: {results.get('device', 'cpu')} ({facts['processor']}, {facts['cpus']} cores, "
-        f"{facts['threads']} PyTorch threads)",
+        f"- Python {facts['python']}, PyTorch {facts['torch']}, "
+        f"torchvision {facts['torchvision']}",
+        f"- device: {results.get('device', 'cpu')} ({facts['processor']}, "
+        f"{facts['cpus']} cores, {facts['threads']} PyTorch threads)",
     ]
     if "train_images" in results:
-        lines.append(f"- data: {results['train_images']:,} training and {results['test_images']:,} test images")
-    lines.append(f"- wall time: {facts['wall_seconds']:.0f} s for the whole notebook")
-    return nbformat.v4.new_markdown_cell("\n".join(lines), metadata={"tags": [FACTS_TAG]})
+        lines.append(
+            f"- data: {results['train_images']:,} training and "
+            f"{results['test_images']:,} test images"
+        )
+    lines.append(
+        f"- wall time: {facts['wall_seconds']:.0f} s for the whole notebook"
+    )
+    return nbformat.v4.new_markdown_cell(
+        "\n".join(lines), metadata={"tags": [FACTS_TAG]}
+    )
 
 
 def record(example: pathlib.Path, data_root: pathlib.Path) -> None:
     with tempfile.TemporaryDirectory(prefix="record-") as scratch:
         workdir = pathlib.Path(scratch)
-        (workdir / "data").symlink_to(data_root.resolve(), target_is_directory=True)
+        (workdir / "data").symlink_to(
+            data_root.resolve(), target_is_directory=True
+        )
         try:
             notebook, facts = execute(example, workdir)
         except CellExecutionError as error:
-            sys.exit(f"{example.relative_to(REPO)} failed; nothing was recorded.\n{error}")
+            name = example.relative_to(REPO)
+            sys.exit(f"{name} failed; nothing was recorded.\n{error}")
         facts["date"] = datetime.date.today().isoformat()
         notebook.cells.insert(1, facts_cell(facts))
         notebook.metadata["recorded_run"] = facts
@@ -163,20 +215,39 @@ def record(example: pathlib.Path, data_root: pathlib.Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, target)
         for figure in sorted(workdir.glob("*.png")):
-            (target.parent / figure.name).write_bytes(compact_png(figure.read_bytes()))
-    print(f"recorded {target.relative_to(REPO)} in {facts['wall_seconds']:.0f} s")
+            (target.parent / figure.name).write_bytes(
+                compact_png(figure.read_bytes())
+            )
+    print(
+        f"recorded {target.relative_to(REPO)} in {facts['wall_seconds']:.0f} s"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Execute the book's examples as notebooks and store them under docs/.")
-    parser.add_argument("examples", nargs="*", help="e.g. ch07/mnist_mlp (default: every example)")
-    parser.add_argument("--data-root", type=pathlib.Path, default=pathlib.Path("data"),
-                        help="folder holding MNIST/raw/ (default: ./data; downloaded there if missing)")
+    parser = argparse.ArgumentParser(
+        description="Execute the book's examples as notebooks and store "
+        "them under docs/."
+    )
+    parser.add_argument(
+        "examples",
+        nargs="*",
+        help="e.g. ch07/mnist_mlp (default: every example)",
+    )
+    parser.add_argument(
+        "--data-root",
+        type=pathlib.Path,
+        default=pathlib.Path("data"),
+        help="folder holding MNIST/raw/ (default: ./data; downloaded there "
+        "if missing)",
+    )
     args = parser.parse_args()
     known = {f"{p.parent.name}/{p.stem}": p for p in example_files()}
     unknown = [name for name in args.examples if name not in known]
     if unknown:
-        parser.error(f"no such example: {', '.join(unknown)} (known: {', '.join(known)})")
+        parser.error(
+            f"no such example: {', '.join(unknown)} "
+            f"(known: {', '.join(known)})"
+        )
     if not args.data_root.is_dir():
         parser.error(f"--data-root {args.data_root} is not a folder")
     for name in args.examples or known:

@@ -9,8 +9,10 @@
 
 # %%
 # --8<-- [start:setup]
+import errno
 import math
-import sys
+import os
+import tempfile
 import time
 
 import torch
@@ -21,7 +23,6 @@ import torchvision
 EPOCHS = 4
 BATCH_SIZE = 128
 PEAK_LR = 0.1  # of the one-cycle schedule
-DATA_DIR = "./data"
 MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
 
 
@@ -52,30 +53,92 @@ class ConvNet(nn.Module):
         x = torch.flatten(x, 1)  # (N, 512)
         x = F.relu(self.fc1(x))
         return self.fc2(x)
-# --8<-- [end:setup]
+        # --8<-- [end:setup]
 
 
 # %%
 # --8<-- [start:data]
 def normalise(images):
-    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), as ToTensor()
-    followed by Normalize((MEAN,), (STD,)) makes them."""
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as
+    ToTensor() followed by Normalize((MEAN,), (STD,)) makes them."""
     return images.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
 
 
-def load_mnist(data_dir=DATA_DIR):
-    """Both MNIST splits as normalised tensors, decoded once, in memory."""
+def load_mnist(data_dir="./data", device="cpu"):
+    """Both MNIST splits as normalised tensors on the device: the images are
+    decoded and normalised once, not once per image per epoch. MNIST is
+    downloaded into data_dir if it is not there."""
     try:
-        splits = [torchvision.datasets.MNIST(data_dir, train=train,
-                                             download=True)
-                  for train in (True, False)]
-    except RuntimeError as error:
-        reason = str(error).splitlines()[0]
-        sys.exit(f"error: MNIST is not in {data_dir}/MNIST/raw and could not "
-                 f"be downloaded ({reason}). Copy the four uncompressed "
-                 f"MNIST files there and run again.")
-    return [(normalise(split.data), split.targets) for split in splits]
-# --8<-- [end:data]
+        splits = [
+            torchvision.datasets.MNIST(data_dir, train=train, download=True)
+            for train in (True, False)
+        ]
+    except Exception as error:  # missing or damaged: one line, no traceback
+        raise SystemExit(mnist_error(data_dir, error)) from None
+    return [
+        (normalise(split.data).to(device), split.targets.to(device))
+        for split in splits
+    ]
+
+
+# --8<-- [start:errors]
+MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
+
+
+def mnist_error(data_dir, error):
+    """Why MNIST could not be loaded, and what to do, in one line: its files
+    are missing and could not be downloaded, or one of them is damaged."""
+    raw = os.path.join(data_dir, "MNIST", "raw", "")  # ends with a "/"
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    if not all(os.path.isfile(raw + name) for name in MNIST_FILES):
+        return (
+            f"error: MNIST is not in {raw} and could not be downloaded "
+            f"({reason}). Offline? Copy the four uncompressed MNIST files "
+            f"there: {', '.join(MNIST_FILES)}"
+        )
+    for name in MNIST_FILES:  # all four are there: is one of them damaged?
+        try:
+            if "images" in name:
+                torchvision.datasets.mnist.read_image_file(raw + name)
+            else:
+                torchvision.datasets.mnist.read_label_file(raw + name)
+        except Exception:
+            return (
+                f"error: {raw + name} is damaged: delete it and run again to "
+                f"download it afresh, or replace it with a good copy"
+            )
+    return f"error: MNIST in {raw} could not be loaded ({reason})"
+
+
+def check_writable(*paths):
+    """Stop at once, before any training, if a file that the program will
+    write later cannot be written (None stands for a file not asked for)."""
+    for path in paths:
+        if path is None:
+            continue
+        folder = os.path.dirname(path) or "."
+        try:
+            if os.path.isdir(path):
+                raise IsADirectoryError(errno.EISDIR, "it is a folder")
+            if os.path.isfile(folder):
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
+            os.makedirs(folder, exist_ok=True)  # as writing it would
+            with tempfile.TemporaryFile(dir=folder):
+                pass  # the folder takes new files
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "it is read-only")
+        except OSError as error:
+            raise SystemExit(
+                f"error: cannot write {path} ({error.strerror or error}); "
+                f"stopped before doing anything"
+            ) from None
+    # --8<-- [end:errors]
+    # --8<-- [end:data]
 
 
 # %%
@@ -86,7 +149,7 @@ def train_epoch(net, images, labels, optimizer, scheduler, generator):
     order = torch.randperm(len(images), generator=generator)
     total_loss = 0.0
     for start in range(0, len(images), BATCH_SIZE):
-        batch = order[start:start + BATCH_SIZE]
+        batch = order[start : start + BATCH_SIZE]
         loss = F.cross_entropy(net(images[batch]), labels[batch])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -96,54 +159,79 @@ def train_epoch(net, images, labels, optimizer, scheduler, generator):
     return total_loss / len(images)
 
 
+# --8<-- [start:evaluate]
 @torch.no_grad()
-def evaluate(net, images, labels, batch_size=2000):
+def evaluate(net, images, labels, batch_size=5000):
     """The mean loss and the accuracy (%) on a whole dataset."""
-    net.eval()  # batch normalization uses its running statistics
-    logits = torch.cat([net(images[i:i + batch_size])
-                        for i in range(0, len(images), batch_size)])
+    net.eval()  # no dropout; batch norm uses its running statistics
+    logits = torch.cat(
+        [
+            net(images[i : i + batch_size])
+            for i in range(0, len(images), batch_size)
+        ]
+    )
     loss = F.cross_entropy(logits, labels).item()
     accuracy = (logits.argmax(dim=1) == labels).float().mean().item() * 100
     return loss, accuracy
+    # --8<-- [end:evaluate]
 
 
 def count_parameters(net):
     return sum(p.numel() for p in net.parameters())
-# --8<-- [end:train]
+    # --8<-- [end:train]
 
 
 # %%
 # --8<-- [start:main]
 def main():
+    check_writable(
+        "cnn_filters.png", "cnn_feature_maps.png"
+    )  # saved at the end
     torch.manual_seed(1)  # the initial weights
     shuffler = torch.Generator().manual_seed(1)  # the order of the images
     (train_x, train_y), (test_x, test_y) = load_mnist()
     net = ConvNet()
-    optimizer = torch.optim.SGD(net.parameters(), lr=PEAK_LR, momentum=0.9,
-                                nesterov=True)
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=PEAK_LR, momentum=0.9, nesterov=True
+    )
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=PEAK_LR,
-        total_steps=EPOCHS * math.ceil(len(train_x) / BATCH_SIZE))
-    print(f"{count_parameters(net):,} parameters, "
-          f"{torch.get_num_threads()} threads")
+        optimizer,
+        max_lr=PEAK_LR,
+        total_steps=EPOCHS * math.ceil(len(train_x) / BATCH_SIZE),
+    )
+    print(
+        f"{count_parameters(net):,} parameters, "
+        f"{torch.get_num_threads()} threads"
+    )
 
     history, train_seconds = [], 0.0
     for epoch in range(1, EPOCHS + 1):
         start = time.perf_counter()  # time the training, not the testing
-        train_loss = train_epoch(net, train_x, train_y, optimizer,
-                                 scheduler, shuffler)
+        train_loss = train_epoch(
+            net, train_x, train_y, optimizer, scheduler, shuffler
+        )
         train_seconds += time.perf_counter() - start
         test_loss, accuracy = evaluate(net, test_x, test_y)
-        history.append({"epoch": epoch, "train_loss": train_loss,
-                        "test_loss": test_loss, "test_accuracy": accuracy,
-                        "train_seconds": train_seconds})
-        print(f"epoch {epoch}/{EPOCHS}  train loss {train_loss:.4f}  "
-              f"test loss {test_loss:.4f}  test accuracy {accuracy:.2f} %  "
-              f"({train_seconds:.1f} s of training so far)")
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "test_loss": test_loss,
+                "test_accuracy": accuracy,
+                "train_seconds": train_seconds,
+            }
+        )
+        print(
+            f"epoch {epoch}/{EPOCHS}  train loss {train_loss:.4f}  "
+            f"test loss {test_loss:.4f}  test accuracy {accuracy:.2f} %  "
+            f"({train_seconds:.1f} s of training so far)"
+        )
     results = {
-        "train_images": len(train_x), "test_images": len(test_x),
+        "train_images": len(train_x),
+        "test_images": len(test_x),
         "threads": torch.get_num_threads(),
-        "parameters": count_parameters(net), "history": history,
+        "parameters": count_parameters(net),
+        "history": history,
         "test_accuracy": history[-1]["test_accuracy"],
         "train_seconds": train_seconds,
     }
@@ -200,8 +288,9 @@ def plot_feature_maps(net, image, filename="cnn_feature_maps.png"):
         ax = axes[2 + i // 8, 1 + i % 8]
         ax.imshow(maps2[0, i], cmap="gray_r")
         ax.set_title(f"conv2 #{i}", fontsize=8)
-    fig.suptitle("Feature maps of one test digit: conv1 (24 x 24), "
-                 "conv2 (8 x 8)")
+    fig.suptitle(
+        "Feature maps of one test digit: conv1 (24 x 24), conv2 (8 x 8)"
+    )
     fig.tight_layout()
     fig.savefig(filename, dpi=100)
     return fig

@@ -10,6 +10,7 @@
 # %%
 # --8<-- [start:setup]
 import argparse
+import errno
 import json
 import math
 import os
@@ -30,6 +31,7 @@ MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
 CHECKPOINT_FORMAT = "examples.ch07.train checkpoint, version 1"
 
 
+# --8<-- [start:network]
 class Net(nn.Module):
     """The chapter's network, unchanged: 784 -> 512 (ReLU) -> 10."""
 
@@ -42,7 +44,8 @@ class Net(nn.Module):
         x = x.view(-1, 784)
         x = torch.relu(self.fc1(x))
         return self.fc2(x)
-# --8<-- [end:setup]
+        # --8<-- [end:network]
+        # --8<-- [end:setup]
 
 
 # %%
@@ -53,21 +56,81 @@ def normalise(images):
     return images.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
 
 
-def load_mnist(data_dir, device):
-    """Both MNIST splits as normalised tensors on the device."""
+def load_mnist(data_dir="./data", device="cpu"):
+    """Both MNIST splits as normalised tensors on the device: the images are
+    decoded and normalised once, not once per image per epoch. MNIST is
+    downloaded into data_dir if it is not there."""
     try:
-        splits = [torchvision.datasets.MNIST(data_dir, train=train,
-                                             download=True)
-                  for train in (True, False)]
-    except RuntimeError as error:
-        reason = str(error).splitlines()[0]
-        raise SystemExit(
-            f"error: MNIST is not in {data_dir}/MNIST/raw and could not be "
-            f"downloaded ({reason}). Copy the four uncompressed MNIST files "
-            f"there, or point --data-dir at a folder that has them.")
-    return [(normalise(split.data).to(device), split.targets.to(device))
-            for split in splits]
-# --8<-- [end:data]
+        splits = [
+            torchvision.datasets.MNIST(data_dir, train=train, download=True)
+            for train in (True, False)
+        ]
+    except Exception as error:  # missing or damaged: one line, no traceback
+        raise SystemExit(mnist_error(data_dir, error)) from None
+    return [
+        (normalise(split.data).to(device), split.targets.to(device))
+        for split in splits
+    ]
+
+
+# --8<-- [start:errors]
+MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
+
+
+def mnist_error(data_dir, error):
+    """Why MNIST could not be loaded, and what to do, in one line: its files
+    are missing and could not be downloaded, or one of them is damaged."""
+    raw = os.path.join(data_dir, "MNIST", "raw", "")  # ends with a "/"
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    if not all(os.path.isfile(raw + name) for name in MNIST_FILES):
+        return (
+            f"error: MNIST is not in {raw} and could not be downloaded "
+            f"({reason}). Offline? Copy the four uncompressed MNIST files "
+            f"there: {', '.join(MNIST_FILES)}"
+        )
+    for name in MNIST_FILES:  # all four are there: is one of them damaged?
+        try:
+            if "images" in name:
+                torchvision.datasets.mnist.read_image_file(raw + name)
+            else:
+                torchvision.datasets.mnist.read_label_file(raw + name)
+        except Exception:
+            return (
+                f"error: {raw + name} is damaged: delete it and run again to "
+                f"download it afresh, or replace it with a good copy"
+            )
+    return f"error: MNIST in {raw} could not be loaded ({reason})"
+
+
+def check_writable(*paths):
+    """Stop at once, before any training, if a file that the program will
+    write later cannot be written (None stands for a file not asked for)."""
+    for path in paths:
+        if path is None:
+            continue
+        folder = os.path.dirname(path) or "."
+        try:
+            if os.path.isdir(path):
+                raise IsADirectoryError(errno.EISDIR, "it is a folder")
+            if os.path.isfile(folder):
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
+            os.makedirs(folder, exist_ok=True)  # as writing it would
+            with tempfile.TemporaryFile(dir=folder):
+                pass  # the folder takes new files
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "it is read-only")
+        except OSError as error:
+            raise SystemExit(
+                f"error: cannot write {path} ({error.strerror or error}); "
+                f"stopped before doing anything"
+            ) from None
+    # --8<-- [end:errors]
+    # --8<-- [end:data]
 
 
 # %%
@@ -89,8 +152,9 @@ def join_process_group(device_name):
         dist.init_process_group(backend)  # reads the variables above
         local_rank = int(os.environ["LOCAL_RANK"])
     else:  # a group of one: an in-memory store, no network needed
-        dist.init_process_group(backend, store=dist.HashStore(),
-                                rank=0, world_size=1)
+        dist.init_process_group(
+            backend, store=dist.HashStore(), rank=0, world_size=1
+        )
         local_rank = 0
     if device_name == "cuda":
         # One GPU per process: the LOCAL_RANK-th GPU of this machine.
@@ -99,13 +163,23 @@ def join_process_group(device_name):
     else:
         device = torch.device("cpu")
     return dist.get_rank(), dist.get_world_size(), device
-# --8<-- [end:process_group]
+    # --8<-- [end:process_group]
 
 
 # %%
 # --8<-- [start:train]
-def train_epoch(model, images, labels, optimizer, scheduler, batch_size,
-                generator, rank, world_size):
+# --8<-- [start:train_epoch]
+def train_epoch(
+    model,
+    images,
+    labels,
+    optimizer,
+    scheduler,
+    batch_size,
+    generator,
+    rank,
+    world_size,
+):
     """One pass over the training set; the mean loss over all processes.
 
     Every process draws the same random order (same generator, same state)
@@ -116,14 +190,15 @@ def train_epoch(model, images, labels, optimizer, scheduler, batch_size,
     order = order.to(images.device)
     total_loss = torch.zeros((), device=images.device)
     for start in range(0, len(images), batch_size):
-        batch = order[start:start + batch_size]
+        batch = order[start : start + batch_size]
         mine = batch[rank::world_size]
         # A sum over my images, divided by the global batch's size, times
         # world_size because DDP averages the processes' gradients: the
         # result is the gradient of the mean loss over the whole batch,
         # even when the last batch does not split into equal shares.
-        loss = F.cross_entropy(model(images[mine]), labels[mine],
-                               reduction="sum")
+        loss = F.cross_entropy(
+            model(images[mine]), labels[mine], reduction="sum"
+        )
         total_loss += loss.detach()
         loss = loss * world_size / len(batch)
         if not math.isfinite(loss.item()):
@@ -134,18 +209,25 @@ def train_epoch(model, images, labels, optimizer, scheduler, batch_size,
         scheduler.step()
     dist.all_reduce(total_loss)  # sum the processes' losses, once an epoch
     return total_loss.item() / len(images)
+    # --8<-- [end:train_epoch]
 
 
+# --8<-- [start:evaluate]
 @torch.no_grad()
 def evaluate(net, images, labels, batch_size=5000):
     """The mean loss and the accuracy (%) on a whole dataset."""
-    net.eval()
-    logits = torch.cat([net(images[i:i + batch_size])
-                        for i in range(0, len(images), batch_size)])
+    net.eval()  # no dropout; batch norm uses its running statistics
+    logits = torch.cat(
+        [
+            net(images[i : i + batch_size])
+            for i in range(0, len(images), batch_size)
+        ]
+    )
     loss = F.cross_entropy(logits, labels).item()
     accuracy = (logits.argmax(dim=1) == labels).float().mean().item() * 100
     return loss, accuracy
-# --8<-- [end:train]
+    # --8<-- [end:evaluate]
+    # --8<-- [end:train]
 
 
 # %%
@@ -155,8 +237,9 @@ def atomic_write(path, write):
     a crash in the middle leaves the previous file whole, never half of one."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False,
-                                     prefix=f".{path.name}.") as file:
+    with tempfile.NamedTemporaryFile(
+        "wb", dir=path.parent, delete=False, prefix=f".{path.name}."
+    ) as file:
         try:
             write(file)
             file.flush()
@@ -174,19 +257,33 @@ def load_checkpoint(path):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise SystemExit(f"error: there is no checkpoint at {path} to resume")
-    except Exception as error:
-        reason = (str(error).splitlines() or [type(error).__name__])[0][:160]
-        raise SystemExit(f"error: {path} is not a readable checkpoint "
-                         f"({reason}); delete it or pass another --checkpoint")
+        raise SystemExit(
+            f"error: cannot resume: there is no checkpoint at {path}; pass "
+            f"the --checkpoint of an earlier run, or start without --resume"
+        ) from None
+    except Exception:  # damaged, or another program's: the same advice
+        state = None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise SystemExit(f"error: {path} is not a checkpoint of this program")
+        raise SystemExit(
+            f"error: cannot resume from {path}: it is damaged or is not a "
+            f"checkpoint of this program; pass another --checkpoint, or "
+            f"start without --resume"
+        )
     return state
-# --8<-- [end:checkpoint]
+
+
+def save_epoch(args, state):
+    """Write the checkpoint, and the metrics if asked for, atomically."""
+    atomic_write(args.checkpoint, lambda file: torch.save(state, file))
+    if args.metrics_out:
+        lines = "".join(json.dumps(row) + "\n" for row in state["history"])
+        atomic_write(args.metrics_out, lambda file: file.write(lines.encode()))
+    # --8<-- [end:checkpoint]
 
 
 # %%
 # --8<-- [start:args]
+# --8<-- [start:shared_args]
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not the whole usage text
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -200,33 +297,11 @@ def positive(kind):
             value = None
         if value is None or not value > 0:
             raise argparse.ArgumentTypeError(
-                f"{text!r} is not a positive number")
+                f"{text!r} is not a positive number"
+            )
         return value
+
     return parse
-
-
-def parse_args(argv=None):
-    parser = Parser(prog="python -m examples.ch07.distributed",
-                    description="Train the chapter's MNIST network on one "
-                    "or more processes (start several with torchrun).")
-    parser.add_argument("--epochs", type=positive(int), default=3)
-    parser.add_argument("--batch-size", type=positive(int), default=256,
-                        help="images per step over ALL processes together")
-    parser.add_argument("--lr", type=positive(float), default=0.3,
-                        help="peak learning rate of the one-cycle schedule")
-    parser.add_argument("--optimizer", choices=["sgd", "adam", "adamw"],
-                        default="sgd", help="sgd means Nesterov momentum 0.9")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"],
-                        default="auto")
-    parser.add_argument("--data-dir", default="./data")
-    parser.add_argument("--checkpoint", default="mnist_train.pt",
-                        help="written by rank 0 at the end of every epoch")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from --checkpoint")
-    parser.add_argument("--metrics-out", metavar="FILE.jsonl",
-                        help="one JSON line per epoch, written by rank 0")
-    return parser.parse_args(argv)
 
 
 def make_optimizer(name, params, lr):
@@ -235,13 +310,65 @@ def make_optimizer(name, params, lr):
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
     return torch.optim.AdamW(params, lr=lr)
-# --8<-- [end:args]
+    # --8<-- [end:shared_args]
+
+
+# --8<-- [start:flags]
+def parse_args(argv=None):
+    parser = Parser(
+        prog="python -m examples.ch07.distributed",
+        description="Train the chapter's MNIST network on one "
+        "or more processes (start several with torchrun).",
+    )
+    parser.add_argument("--epochs", type=positive(int), default=3)
+    parser.add_argument(
+        "--batch-size",
+        type=positive(int),
+        default=256,
+        help="images per step over ALL processes together",
+    )
+    parser.add_argument(
+        "--lr",
+        type=positive(float),
+        default=0.3,
+        help="peak learning rate of the one-cycle schedule",
+    )
+    parser.add_argument(
+        "--optimizer",
+        choices=["sgd", "adam", "adamw"],
+        default="sgd",
+        help="sgd means Nesterov momentum 0.9",
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto"
+    )
+    parser.add_argument("--data-dir", default="./data")
+    parser.add_argument(
+        "--checkpoint",
+        default="mnist_train.pt",
+        help="written by rank 0 at the end of every epoch",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from --checkpoint"
+    )
+    parser.add_argument(
+        "--metrics-out",
+        metavar="FILE.jsonl",
+        help="one JSON line per epoch, written by rank 0",
+    )
+    return parser.parse_args(argv)
+    # --8<-- [end:flags]
+    # --8<-- [end:args]
 
 
 # %%
 # --8<-- [start:main]
 def main(argv=None):
     args = parse_args(argv)
+    # Files it cannot write: stop now, not after an epoch. Every process
+    # checks, so that all of them stop, and at once.
+    check_writable(args.checkpoint, args.metrics_out)
     rank, world_size, device = join_process_group(args.device)
     try:
         return train(args, rank, world_size, device)
@@ -253,8 +380,10 @@ def train(args, rank, world_size, device):
     log = print if rank == 0 else lambda *a, **k: None  # rank 0 speaks
     # Settings that must not change when a run is resumed. The number of
     # processes is not one of them: a run may resume on more or fewer.
-    config = {k: getattr(args, k) for k in
-              ("epochs", "batch_size", "lr", "optimizer", "seed")}
+    config = {
+        k: getattr(args, k)
+        for k in ("epochs", "batch_size", "lr", "optimizer", "seed")
+    }
     torch.manual_seed(args.seed)  # the initial weights, equal on all ranks
     shuffler = torch.Generator().manual_seed(args.seed)  # the same order too
     (train_x, train_y), (test_x, test_y) = load_mnist(args.data_dir, device)
@@ -263,13 +392,16 @@ def train(args, rank, world_size, device):
     optimizer = make_optimizer(args.optimizer, net.parameters(), args.lr)
     steps_per_epoch = math.ceil(len(train_x) / args.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch)
+        optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch
+    )
     history = []
     if args.resume:  # every rank reads the same checkpoint
         state = load_checkpoint(args.checkpoint)
         if state["config"] != config:
-            raise SystemExit(f"error: {args.checkpoint} was made with "
-                             f"{state['config']}; resume with those settings")
+            raise SystemExit(
+                f"error: {args.checkpoint} was made with "
+                f"{state['config']}; resume with those settings"
+            )
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -280,49 +412,74 @@ def train(args, rank, world_size, device):
     # DDP copies rank 0's weights to all ranks, then, in every backward
     # pass, averages the gradients over the ranks while it computes them.
     model = DistributedDataParallel(net)
-    log(f"{world_size} process(es), {dist.get_backend()} on {device.type}, "
+    log(
+        f"{world_size} process(es), {dist.get_backend()} on {device.type}, "
         f"{args.batch_size} images a step: {args.batch_size // world_size} "
-        f"per process")
+        f"per process"
+    )
 
     for epoch in range(len(history) + 1, args.epochs + 1):
         seconds = history[-1]["train_seconds"] if history else 0.0
         start = time.perf_counter()
         try:
-            train_loss = train_epoch(model, train_x, train_y, optimizer,
-                                     scheduler, args.batch_size, shuffler,
-                                     rank, world_size)
+            train_loss = train_epoch(
+                model,
+                train_x,
+                train_y,
+                optimizer,
+                scheduler,
+                args.batch_size,
+                shuffler,
+                rank,
+                world_size,
+            )
         except FloatingPointError as error:
-            raise SystemExit(f"error: {error} in epoch {epoch} on rank "
-                             f"{rank}; training stopped. Try a lower --lr.")
+            raise SystemExit(
+                f"error: {error} in epoch {epoch} on rank "
+                f"{rank}; training stopped. Try a lower --lr."
+            ) from None
         seconds += time.perf_counter() - start
         if rank != 0:
             continue  # the weights are equal everywhere: rank 0 does the rest
         test_loss, accuracy = evaluate(net, test_x, test_y)
-        history.append({"epoch": epoch, "train_loss": train_loss,
-                        "test_loss": test_loss, "test_accuracy": accuracy,
-                        "train_seconds": seconds,
-                        "lr": scheduler.get_last_lr()[0]})
-        log(f"epoch {epoch}/{args.epochs}  train loss {train_loss:.4f}  "
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "test_loss": test_loss,
+                "test_accuracy": accuracy,
+                "train_seconds": seconds,
+                "lr": scheduler.get_last_lr()[0],
+            }
+        )
+        log(
+            f"epoch {epoch}/{args.epochs}  train loss {train_loss:.4f}  "
             f"test loss {test_loss:.4f}  test accuracy {accuracy:.2f} %  "
-            f"({seconds:.1f} s of training so far)")
-        state = {"format": CHECKPOINT_FORMAT, "config": config,
-                 "model": net.state_dict(),  # net, not model: no "module."
-                 "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(),
-                 "shuffle_rng": shuffler.get_state(),
-                 "torch_rng": torch.get_rng_state(), "history": history}
-        atomic_write(args.checkpoint, lambda file: torch.save(state, file))
-        if args.metrics_out:
-            lines = "".join(json.dumps(row) + "\n" for row in history)
-            atomic_write(args.metrics_out, lambda f: f.write(lines.encode()))
+            f"({seconds:.1f} s of training so far)"
+        )
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "config": config,
+            "model": net.state_dict(),  # net, not model: no "module."
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "shuffle_rng": shuffler.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "history": history,
+        }
+        save_epoch(args, state)
 
     if rank != 0:
         return None
     return {
-        "world_size": world_size, "backend": dist.get_backend(),
-        "device": device.type, "threads": torch.get_num_threads(),
-        "train_images": len(train_x), "test_images": len(test_x),
-        "config": config, "history": history,
+        "world_size": world_size,
+        "backend": dist.get_backend(),
+        "device": device.type,
+        "threads": torch.get_num_threads(),
+        "train_images": len(train_x),
+        "test_images": len(test_x),
+        "config": config,
+        "history": history,
         "test_accuracy": history[-1]["test_accuracy"],
         "train_seconds": history[-1]["train_seconds"],
     }

@@ -10,6 +10,10 @@
 
 # %%
 # --8<-- [start:setup]
+import errno
+import os
+import tempfile
+
 import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
@@ -35,21 +39,89 @@ class Net(nn.Module):
         return self.fc2(torch.relu(self.fc1(x)))
 
 
-def load_mnist(data_dir="./data"):
-    """Both MNIST splits as normalised tensors, (N, 1, 28, 28) and (N,)."""
+# --8<-- [start:data]
+def normalise(images):
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as
+    ToTensor() followed by Normalize((MEAN,), (STD,)) makes them."""
+    return images.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
+
+
+def load_mnist(data_dir="./data", device="cpu"):
+    """Both MNIST splits as normalised tensors on the device: the images are
+    decoded and normalised once, not once per image per epoch. MNIST is
+    downloaded into data_dir if it is not there."""
     try:
-        splits = [torchvision.datasets.MNIST(data_dir, train=train,
-                                             download=True)
-                  for train in (True, False)]
-    except RuntimeError as error:
-        reason = str(error).splitlines()[0]
-        raise SystemExit(
-            f"error: MNIST is not in {data_dir}/MNIST/raw and could not be "
-            f"downloaded ({reason}). Copy the four uncompressed MNIST files "
-            f"there.")
-    return [(split.data.unsqueeze(1).float().div(255).sub(MEAN).div(STD),
-             split.targets) for split in splits]
-# --8<-- [end:setup]
+        splits = [
+            torchvision.datasets.MNIST(data_dir, train=train, download=True)
+            for train in (True, False)
+        ]
+    except Exception as error:  # missing or damaged: one line, no traceback
+        raise SystemExit(mnist_error(data_dir, error)) from None
+    return [
+        (normalise(split.data).to(device), split.targets.to(device))
+        for split in splits
+    ]
+
+
+# --8<-- [start:errors]
+MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
+
+
+def mnist_error(data_dir, error):
+    """Why MNIST could not be loaded, and what to do, in one line: its files
+    are missing and could not be downloaded, or one of them is damaged."""
+    raw = os.path.join(data_dir, "MNIST", "raw", "")  # ends with a "/"
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    if not all(os.path.isfile(raw + name) for name in MNIST_FILES):
+        return (
+            f"error: MNIST is not in {raw} and could not be downloaded "
+            f"({reason}). Offline? Copy the four uncompressed MNIST files "
+            f"there: {', '.join(MNIST_FILES)}"
+        )
+    for name in MNIST_FILES:  # all four are there: is one of them damaged?
+        try:
+            if "images" in name:
+                torchvision.datasets.mnist.read_image_file(raw + name)
+            else:
+                torchvision.datasets.mnist.read_label_file(raw + name)
+        except Exception:
+            return (
+                f"error: {raw + name} is damaged: delete it and run again to "
+                f"download it afresh, or replace it with a good copy"
+            )
+    return f"error: MNIST in {raw} could not be loaded ({reason})"
+
+
+def check_writable(*paths):
+    """Stop at once, before any training, if a file that the program will
+    write later cannot be written (None stands for a file not asked for)."""
+    for path in paths:
+        if path is None:
+            continue
+        folder = os.path.dirname(path) or "."
+        try:
+            if os.path.isdir(path):
+                raise IsADirectoryError(errno.EISDIR, "it is a folder")
+            if os.path.isfile(folder):
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
+            os.makedirs(folder, exist_ok=True)  # as writing it would
+            with tempfile.TemporaryFile(dir=folder):
+                pass  # the folder takes new files
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "it is read-only")
+        except OSError as error:
+            raise SystemExit(
+                f"error: cannot write {path} ({error.strerror or error}); "
+                f"stopped before doing anything"
+            ) from None
+    # --8<-- [end:errors]
+    # --8<-- [end:data]
+    # --8<-- [end:setup]
 
 
 # %%
@@ -58,10 +130,10 @@ def forward(weights, images):
     """The forward pass, written out. It returns every intermediate result,
     because the backward pass needs them."""
     W1, b1, W2, b2 = weights
-    x = images.view(-1, 784)   # (B, 784): one row per image
-    z1 = x @ W1.T + b1         # (B, 64): each hidden unit's weighted sum
-    h = z1.clamp(min=0)        # ReLU: negative sums become 0
-    z2 = h @ W2.T + b2         # (B, 10): the logits, one score per digit
+    x = images.view(-1, 784)  # (B, 784): one row per image
+    z1 = x @ W1.T + b1  # (B, 64): each hidden unit's weighted sum
+    h = z1.clamp(min=0)  # ReLU: negative sums become 0
+    z2 = h @ W2.T + b2  # (B, 10): the logits, one score per digit
     return x, z1, h, z2
 
 
@@ -78,7 +150,7 @@ def cross_entropy(probs, labels):
     """The mean of -log(probability given to the right digit)."""
     right = probs[torch.arange(len(labels)), labels]
     return -right.log().mean()
-# --8<-- [end:forward]
+    # --8<-- [end:forward]
 
 
 # %%
@@ -89,11 +161,11 @@ def backward(weights, x, z1, h, probs, labels):
     W1, b1, W2, b2 = weights
     onehot = F.one_hot(labels, num_classes=10).float()
     dz2 = (probs - onehot) / len(labels)  # dL/dz2 of the mean loss
-    dW2 = dz2.T @ h                       # (10, 64), the shape of W2
+    dW2 = dz2.T @ h  # (10, 64), the shape of W2
     db2 = dz2.sum(dim=0)
-    dh = dz2 @ W2                         # the error sent back to layer 1
-    dz1 = dh * (z1 > 0).float()           # ReLU lets it through where z1 > 0
-    dW1 = dz1.T @ x                       # (64, 784), the shape of W1
+    dh = dz2 @ W2  # the error sent back to layer 1
+    dz1 = dh * (z1 > 0).float()  # ReLU lets it through where z1 > 0
+    dW1 = dz1.T @ x  # (64, 784), the shape of W1
     db1 = dz1.sum(dim=0)
     return [dW1, db1, dW2, db2]
 
@@ -101,7 +173,7 @@ def backward(weights, x, z1, h, probs, labels):
 def sgd_step(weights, grads, lr):
     """Move every weight a small step against its gradient."""
     return [w - lr * g for w, g in zip(weights, grads)]
-# --8<-- [end:backward]
+    # --8<-- [end:backward]
 
 
 # %%
@@ -131,23 +203,31 @@ def one_step_both_ways(images, labels):
     optimizer.step()
 
     def compare(ours, theirs, name=None):
-        return {"name": name, "allclose": torch.allclose(ours, theirs),
-                "max_abs_diff": (ours - theirs).abs().max().item(),
-                "max_abs_value": theirs.abs().max().item()}
+        return {
+            "name": name,
+            "allclose": torch.allclose(ours, theirs),
+            "max_abs_diff": (ours - theirs).abs().max().item(),
+            "max_abs_value": theirs.abs().max().item(),
+        }
 
-    loss_after = cross_entropy(softmax(forward(new_weights, images)[3]),
-                               labels)
+    loss_after = cross_entropy(
+        softmax(forward(new_weights, images)[3]), labels
+    )
     return {
         "loss": compare(loss, torch_loss.detach()),
-        "gradients": [compare(g, tg, name) for name, g, tg
-                      in zip(NAMES, grads, torch_grads)],
-        "updated_weights": [compare(w, p.detach(), name) for name, w, p
-                            in zip(NAMES, new_weights, net.parameters())],
+        "gradients": [
+            compare(g, tg, name)
+            for name, g, tg in zip(NAMES, grads, torch_grads)
+        ],
+        "updated_weights": [
+            compare(w, p.detach(), name)
+            for name, w, p in zip(NAMES, new_weights, net.parameters())
+        ],
         "loss_before": loss.item(),
         "loss_after": loss_after.item(),
         "relu_active_percent": (z1 > 0).float().mean().item() * 100,
     }
-# --8<-- [end:check]
+    # --8<-- [end:check]
 
 
 # %%
@@ -171,10 +251,13 @@ def nudge_one_weight(images, labels, eps=1e-4):
     up[2][row, column] += eps
     down[2][row, column] -= eps
     slope = (loss_of(up) - loss_of(down)).item() / (2 * eps)
-    return {"weight": f"fc2.weight[{row}, {column}]",
-            "backprop": grads[2][row, column].item(), "nudged": slope,
-            "difference": abs(grads[2][row, column].item() - slope)}
-# --8<-- [end:nudge]
+    return {
+        "weight": f"fc2.weight[{row}, {column}]",
+        "backprop": grads[2][row, column].item(),
+        "nudged": slope,
+        "difference": abs(grads[2][row, column].item() - slope),
+    }
+    # --8<-- [end:nudge]
 
 
 # %%
@@ -189,32 +272,42 @@ def train_one_epoch(train_x, train_y, test_x, test_y):
     order = torch.randperm(len(train_x))
     losses = []
     for start in range(0, len(train_x), BATCH_SIZE):
-        batch = order[start:start + BATCH_SIZE]
+        batch = order[start : start + BATCH_SIZE]
         images, labels = train_x[batch], train_y[batch]
 
-        x, z1, h, logits = forward(weights, images)        # by hand
+        x, z1, h, logits = forward(weights, images)  # by hand
         probs = softmax(logits)
         losses.append(cross_entropy(probs, labels).item())
         grads = backward(weights, x, z1, h, probs, labels)
         weights = sgd_step(weights, grads, LEARNING_RATE)
 
-        optimizer.zero_grad()                              # by PyTorch
+        optimizer.zero_grad()  # by PyTorch
         F.cross_entropy(net(images), labels).backward()
         optimizer.step()
 
     predictions = forward(weights, test_x)[3].argmax(dim=1)
     with torch.no_grad():
         torch_predictions = net(test_x).argmax(dim=1)
-    drift = max((w - p.detach()).abs().max().item()
-                for w, p in zip(weights, net.parameters()))
-    return {"steps": len(losses), "losses": losses,
-            "test_accuracy": (predictions == test_y).float().mean().item()
-            * 100,
-            "torch_test_accuracy":
-                (torch_predictions == test_y).float().mean().item() * 100,
-            "same_predictions": (predictions == torch_predictions)
-            .float().mean().item() * 100,
-            "max_weight_diff": drift}
+    drift = max(
+        (w - p.detach()).abs().max().item()
+        for w, p in zip(weights, net.parameters())
+    )
+    return {
+        "steps": len(losses),
+        "losses": losses,
+        "test_accuracy": (predictions == test_y).float().mean().item() * 100,
+        "torch_test_accuracy": (torch_predictions == test_y)
+        .float()
+        .mean()
+        .item()
+        * 100,
+        "same_predictions": (predictions == torch_predictions)
+        .float()
+        .mean()
+        .item()
+        * 100,
+        "max_weight_diff": drift,
+    }
 
 
 def plot_losses(losses, window=50):
@@ -224,10 +317,19 @@ def plot_losses(losses, window=50):
     window = min(window, len(losses))
     smooth = values.unfold(0, window, 1).mean(dim=1)
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot(steps, values, color="#9ecae1", linewidth=0.8,
-            label="loss of each mini-batch")
-    ax.plot(steps[window - 1:], smooth, color="#08519c",
-            label=f"mean of the last {window}")
+    ax.plot(
+        steps,
+        values,
+        color="#9ecae1",
+        linewidth=0.8,
+        label="loss of each mini-batch",
+    )
+    ax.plot(
+        steps[window - 1 :],
+        smooth,
+        color="#08519c",
+        label=f"mean of the last {window}",
+    )
     ax.set_xlabel("step (one mini-batch of 64 images)")
     ax.set_ylabel("cross-entropy loss")
     ax.set_title("One epoch of hand-written gradient descent")
@@ -235,12 +337,13 @@ def plot_losses(losses, window=50):
     fig.tight_layout()
     fig.savefig("how_networks_learn_loss.png", dpi=100)
     return fig
-# --8<-- [end:train]
+    # --8<-- [end:train]
 
 
 # %%
 # --8<-- [start:main]
 def main():
+    check_writable("how_networks_learn_loss.png")  # saved at the end
     (train_x, train_y), (test_x, test_y) = load_mnist()
     # The first mini-batch of a shuffled training set: real digits.
     torch.manual_seed(0)
@@ -248,28 +351,43 @@ def main():
     images, labels = train_x[batch], train_y[batch]
 
     step = one_step_both_ways(images, labels)
-    print(f"loss by hand {step['loss_before']:.6f}, after one step "
-          f"{step['loss_after']:.6f}")
+    print(
+        f"loss by hand {step['loss_before']:.6f}, after one step "
+        f"{step['loss_after']:.6f}"
+    )
     for kind in ("gradients", "updated_weights"):
         for check in step[kind]:
-            print(f"{kind:15} {check['name']:10} "
-                  f"allclose={check['allclose']}  "
-                  f"max |difference| = {check['max_abs_diff']:.1e}")
+            print(
+                f"{kind:15} {check['name']:10} "
+                f"allclose={check['allclose']}  "
+                f"max |difference| = {check['max_abs_diff']:.1e}"
+            )
     nudge = nudge_one_weight(images, labels)
-    print(f"{nudge['weight']}: backprop says {nudge['backprop']:.8f}, "
-          f"nudging says {nudge['nudged']:.8f}")
+    print(
+        f"{nudge['weight']}: backprop says {nudge['backprop']:.8f}, "
+        f"nudging says {nudge['nudged']:.8f}"
+    )
 
     epoch = train_one_epoch(train_x, train_y, test_x, test_y)
-    print(f"one epoch, {epoch['steps']} steps: test accuracy "
-          f"{epoch['test_accuracy']:.2f} % by hand, "
-          f"{epoch['torch_test_accuracy']:.2f} % by PyTorch; largest "
-          f"weight difference {epoch['max_weight_diff']:.1e}")
+    print(
+        f"one epoch, {epoch['steps']} steps: test accuracy "
+        f"{epoch['test_accuracy']:.2f} % by hand, "
+        f"{epoch['torch_test_accuracy']:.2f} % by PyTorch; largest "
+        f"weight difference {epoch['max_weight_diff']:.1e}"
+    )
     plot_losses(epoch["losses"])
     losses = epoch.pop("losses")
     epoch["first_loss"], epoch["last_100_loss"] = (
-        losses[0], sum(losses[-100:]) / len(losses[-100:]))
-    return {"train_images": len(train_x), "test_images": len(test_x),
-            "one_step": step, "nudge": nudge, "epoch": epoch}
+        losses[0],
+        sum(losses[-100:]) / len(losses[-100:]),
+    )
+    return {
+        "train_images": len(train_x),
+        "test_images": len(test_x),
+        "one_step": step,
+        "nudge": nudge,
+        "epoch": epoch,
+    }
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@
 
 # %%
 # --8<-- [start:program]
-import sys
+import errno
+import os
+import tempfile
 import time
 
 import torch
@@ -41,19 +43,80 @@ class Net(nn.Module):  # (2)!
 # Load the data
 def load_mnist(train):
     """The MNIST training or test set, downloaded into DATA_DIR if missing."""
-    transform = torchvision.transforms.Compose([
-        torchvision.transforms.ToTensor(),
-        torchvision.transforms.Normalize((0.1307,), (0.3081,)),  # (5)!
-    ])
+    transform = torchvision.transforms.Compose(
+        [
+            torchvision.transforms.ToTensor(),
+            torchvision.transforms.Normalize((0.1307,), (0.3081,)),  # (5)!
+        ]
+    )
     try:
         return torchvision.datasets.MNIST(
-            DATA_DIR, train=train, download=True, transform=transform)
-    except RuntimeError as error:  # (6)!
-        sys.exit(f"Could not load MNIST: {error}\n"
-                 f"Offline? Copy the four uncompressed MNIST files "
-                 f"(train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-                 f"t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) "
-                 f"into {DATA_DIR}/MNIST/raw/ and run again.")
+            DATA_DIR, train=train, download=True, transform=transform
+        )
+    except Exception as error:  # (6)!
+        raise SystemExit(mnist_error(DATA_DIR, error)) from None
+
+
+# %%
+# Say what went wrong in one line, not a traceback: MNIST missing or
+# damaged, or a file that the program cannot write
+# --8<-- [start:errors]
+MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
+
+
+def mnist_error(data_dir, error):
+    """Why MNIST could not be loaded, and what to do, in one line: its files
+    are missing and could not be downloaded, or one of them is damaged."""
+    raw = os.path.join(data_dir, "MNIST", "raw", "")  # ends with a "/"
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    if not all(os.path.isfile(raw + name) for name in MNIST_FILES):
+        return (
+            f"error: MNIST is not in {raw} and could not be downloaded "
+            f"({reason}). Offline? Copy the four uncompressed MNIST files "
+            f"there: {', '.join(MNIST_FILES)}"
+        )
+    for name in MNIST_FILES:  # all four are there: is one of them damaged?
+        try:
+            if "images" in name:
+                torchvision.datasets.mnist.read_image_file(raw + name)
+            else:
+                torchvision.datasets.mnist.read_label_file(raw + name)
+        except Exception:
+            return (
+                f"error: {raw + name} is damaged: delete it and run again to "
+                f"download it afresh, or replace it with a good copy"
+            )
+    return f"error: MNIST in {raw} could not be loaded ({reason})"
+
+
+def check_writable(*paths):
+    """Stop at once, before any training, if a file that the program will
+    write later cannot be written (None stands for a file not asked for)."""
+    for path in paths:
+        if path is None:
+            continue
+        folder = os.path.dirname(path) or "."
+        try:
+            if os.path.isdir(path):
+                raise IsADirectoryError(errno.EISDIR, "it is a folder")
+            if os.path.isfile(folder):
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
+            os.makedirs(folder, exist_ok=True)  # as writing it would
+            with tempfile.TemporaryFile(dir=folder):
+                pass  # the folder takes new files
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "it is read-only")
+        except OSError as error:
+            raise SystemExit(
+                f"error: cannot write {path} ({error.strerror or error}); "
+                f"stopped before doing anything"
+            ) from None
+    # --8<-- [end:errors]
 
 
 # %%
@@ -86,10 +149,17 @@ def test(net, loader, criterion):
 
 # %%
 def main():
+    # The figures are saved at the end: stop now if they cannot be.
+    check_writable(
+        "mnist_mlp_history.png",
+        "mnist_mlp_predictions.png",
+        "mnist_mlp_confusion.png",
+    )
     torch.manual_seed(1)  # (10)!
     train_set, test_set = load_mnist(train=True), load_mnist(train=False)
     train_loader = torch.utils.data.DataLoader(
-        train_set, batch_size=BATCH_SIZE, shuffle=True)
+        train_set, batch_size=BATCH_SIZE, shuffle=True
+    )
     test_loader = torch.utils.data.DataLoader(test_set, batch_size=1000)
 
     # Set up the model, the optimizer and the loss function
@@ -103,13 +173,20 @@ def main():
         train_loss = train(net, train_loader, optimizer, criterion)
         train_seconds += time.perf_counter() - start
         test_loss, accuracy = test(net, test_loader, criterion)
-        print(f"epoch {epoch:2d}  train loss {train_loss:.4f}  "
-              f"test loss {test_loss:.4f}  "
-              f"test accuracy {100 * accuracy:.2f} %")
-        history.append({"epoch": epoch, "train_loss": train_loss,
-                        "test_loss": test_loss,
-                        "test_accuracy": 100 * accuracy,
-                        "train_seconds": train_seconds})
+        print(
+            f"epoch {epoch:2d}  train loss {train_loss:.4f}  "
+            f"test loss {test_loss:.4f}  "
+            f"test accuracy {100 * accuracy:.2f} %"
+        )
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "test_loss": test_loss,
+                "test_accuracy": 100 * accuracy,
+                "train_seconds": train_seconds,
+            }
+        )
     print("Finished Training")
     results = {  # (12)!
         "device": "cpu",
@@ -152,8 +229,9 @@ def plot_history(history, filename="mnist_mlp_history.png"):
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
     loss_ax.legend()
     acc_ax.plot(epochs, accuracy, "s-", color="C1")
-    acc_ax.set(xlabel="epoch", ylabel="test accuracy (%)",
-               title="Test accuracy")
+    acc_ax.set(
+        xlabel="epoch", ylabel="test accuracy (%)", title="Test accuracy"
+    )
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -173,8 +251,9 @@ def predict(net, dataset):
     return torch.cat(predicted), torch.cat(labels)
 
 
-def plot_predictions(predicted, labels, dataset,
-                     filename="mnist_mlp_predictions.png"):
+def plot_predictions(
+    predicted, labels, dataset, filename="mnist_mlp_predictions.png"
+):
     """The first 40 test digits; red titles mark the network's mistakes."""
     fig, axes = plt.subplots(4, 10, figsize=(10, 4.6))
     for i, ax in enumerate(axes.flat):
@@ -202,10 +281,22 @@ def plot_confusion(predicted, labels, filename="mnist_mlp_confusion.png"):
         for guess in range(10):
             count = matrix[true, guess].item()
             dark = count > matrix.max().item() / 2
-            ax.text(guess, true, count, ha="center", va="center", fontsize=8,
-                    color="white" if dark else "black")
-    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit",
-           ylabel="true digit", title="Confusion matrix of the test set")
+            ax.text(
+                guess,
+                true,
+                count,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if dark else "black",
+            )
+    ax.set(
+        xticks=range(10),
+        yticks=range(10),
+        xlabel="predicted digit",
+        ylabel="true digit",
+        title="Confusion matrix of the test set",
+    )
     fig.tight_layout()
     fig.savefig(filename, dpi=100)
     return fig
@@ -216,6 +307,8 @@ if __name__ == "__main__":
     plot_history(results["history"])
     plot_predictions(predicted, labels, test_set)
     plot_confusion(predicted, labels)
-    print("Saved mnist_mlp_history.png, mnist_mlp_predictions.png "
-          "and mnist_mlp_confusion.png")
+    print(
+        "Saved mnist_mlp_history.png, mnist_mlp_predictions.png "
+        "and mnist_mlp_confusion.png"
+    )
 # --8<-- [end:plots]

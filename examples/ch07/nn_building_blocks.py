@@ -9,7 +9,9 @@
 
 # %%
 # --8<-- [start:setup]
+import errno
 import os
+import tempfile
 
 import matplotlib.pyplot as plt
 import torch
@@ -20,21 +22,89 @@ import torchvision
 MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
 
 
-def load_mnist(data_dir="./data"):
-    """Both MNIST splits as normalised tensors, (N, 1, 28, 28) and (N,)."""
+# --8<-- [start:data]
+def normalise(images):
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as
+    ToTensor() followed by Normalize((MEAN,), (STD,)) makes them."""
+    return images.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
+
+
+def load_mnist(data_dir="./data", device="cpu"):
+    """Both MNIST splits as normalised tensors on the device: the images are
+    decoded and normalised once, not once per image per epoch. MNIST is
+    downloaded into data_dir if it is not there."""
     try:
-        splits = [torchvision.datasets.MNIST(data_dir, train=train,
-                                             download=True)
-                  for train in (True, False)]
-    except RuntimeError as error:
-        reason = str(error).splitlines()[0]
-        raise SystemExit(
-            f"error: MNIST is not in {data_dir}/MNIST/raw and could not be "
-            f"downloaded ({reason}). Copy the four uncompressed MNIST files "
-            f"there.")
-    return [(split.data.unsqueeze(1).float().div(255).sub(MEAN).div(STD),
-             split.targets) for split in splits]
-# --8<-- [end:setup]
+        splits = [
+            torchvision.datasets.MNIST(data_dir, train=train, download=True)
+            for train in (True, False)
+        ]
+    except Exception as error:  # missing or damaged: one line, no traceback
+        raise SystemExit(mnist_error(data_dir, error)) from None
+    return [
+        (normalise(split.data).to(device), split.targets.to(device))
+        for split in splits
+    ]
+
+
+# --8<-- [start:errors]
+MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
+
+
+def mnist_error(data_dir, error):
+    """Why MNIST could not be loaded, and what to do, in one line: its files
+    are missing and could not be downloaded, or one of them is damaged."""
+    raw = os.path.join(data_dir, "MNIST", "raw", "")  # ends with a "/"
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    if not all(os.path.isfile(raw + name) for name in MNIST_FILES):
+        return (
+            f"error: MNIST is not in {raw} and could not be downloaded "
+            f"({reason}). Offline? Copy the four uncompressed MNIST files "
+            f"there: {', '.join(MNIST_FILES)}"
+        )
+    for name in MNIST_FILES:  # all four are there: is one of them damaged?
+        try:
+            if "images" in name:
+                torchvision.datasets.mnist.read_image_file(raw + name)
+            else:
+                torchvision.datasets.mnist.read_label_file(raw + name)
+        except Exception:
+            return (
+                f"error: {raw + name} is damaged: delete it and run again to "
+                f"download it afresh, or replace it with a good copy"
+            )
+    return f"error: MNIST in {raw} could not be loaded ({reason})"
+
+
+def check_writable(*paths):
+    """Stop at once, before any training, if a file that the program will
+    write later cannot be written (None stands for a file not asked for)."""
+    for path in paths:
+        if path is None:
+            continue
+        folder = os.path.dirname(path) or "."
+        try:
+            if os.path.isdir(path):
+                raise IsADirectoryError(errno.EISDIR, "it is a folder")
+            if os.path.isfile(folder):
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
+            os.makedirs(folder, exist_ok=True)  # as writing it would
+            with tempfile.TemporaryFile(dir=folder):
+                pass  # the folder takes new files
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "it is read-only")
+        except OSError as error:
+            raise SystemExit(
+                f"error: cannot write {path} ({error.strerror or error}); "
+                f"stopped before doing anything"
+            ) from None
+    # --8<-- [end:errors]
+    # --8<-- [end:data]
+    # --8<-- [end:setup]
 
 
 # %%
@@ -56,14 +126,16 @@ class Net(nn.Module):
 
 def describe_parameters(net):
     """Each parameter's name and shape, and how many numbers it holds."""
-    rows = [{"name": name, "shape": list(p.shape), "count": p.numel()}
-            for name, p in net.named_parameters()]
+    rows = [
+        {"name": name, "shape": list(p.shape), "count": p.numel()}
+        for name, p in net.named_parameters()
+    ]
     for row in rows:
         print(f"{row['name']:12} {str(row['shape']):12} {row['count']:>9,}")
     total = sum(row["count"] for row in rows)
     print(f"{'total':25} {total:>9,}")
     return {"parameters": rows, "total": total}
-# --8<-- [end:module]
+    # --8<-- [end:module]
 
 
 # %%
@@ -72,12 +144,12 @@ def sequential_net():
     """The same network as a pipeline: each module's output is the next
     one's input. No class, no forward() to write."""
     return nn.Sequential(
-        nn.Flatten(),         # (B, 1, 28, 28) -> (B, 784)
+        nn.Flatten(),  # (B, 1, 28, 28) -> (B, 784)
         nn.Linear(784, 512),
-        nn.ReLU(),            # activations are modules too
+        nn.ReLU(),  # activations are modules too
         nn.Linear(512, 10),
     )
-# --8<-- [end:sequential]
+    # --8<-- [end:sequential]
 
 
 # %%
@@ -93,11 +165,16 @@ def save_and_load(net, images, path="net_weights.pt"):
     fresh.load_state_dict(torch.load(path, weights_only=True))
     with torch.no_grad():
         same = torch.equal(net(images), fresh(images))
-    print(f"saved {len(state)} tensors, {os.path.getsize(path):,} bytes; "
-          f"outputs identical after loading: {same}")
-    return {"keys": list(state), "bytes": os.path.getsize(path),
-            "identical_outputs": same}
-# --8<-- [end:save]
+    print(
+        f"saved {len(state)} tensors, {os.path.getsize(path):,} bytes; "
+        f"outputs identical after loading: {same}"
+    )
+    return {
+        "keys": list(state),
+        "bytes": os.path.getsize(path),
+        "identical_outputs": same,
+    }
+    # --8<-- [end:save]
 
 
 # %%
@@ -105,9 +182,12 @@ def save_and_load(net, images, path="net_weights.pt"):
 def edge_filters():
     """A Conv2d with two 3x3 filters set by hand: one responds to vertical
     edges (dark to bright from left to right), one to horizontal edges."""
-    conv = nn.Conv2d(in_channels=1, out_channels=2, kernel_size=3, padding=1,
-                     bias=False)
-    vertical = torch.tensor([[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]])
+    conv = nn.Conv2d(
+        in_channels=1, out_channels=2, kernel_size=3, padding=1, bias=False
+    )
+    vertical = torch.tensor(
+        [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]
+    )
     with torch.no_grad():  # setting weights is not part of training
         conv.weight[0, 0] = vertical
         conv.weight[1, 0] = vertical.T
@@ -118,8 +198,9 @@ def plot_feature_maps(digit, maps):
     fig, axes = plt.subplots(1, 3, figsize=(8, 3))
     axes[0].imshow(digit[0], cmap="gray")
     axes[0].set_title("the digit")
-    for ax, image, title in zip(axes[1:], maps,
-                                ["vertical edges", "horizontal edges"]):
+    for ax, image, title in zip(
+        axes[1:], maps, ["vertical edges", "horizontal edges"]
+    ):
         limit = image.abs().max().item()
         # Red where the filter responds positively, blue where negatively.
         ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
@@ -135,37 +216,48 @@ def shapes_of_layers(images):
     """What each kind of layer makes of a batch of MNIST digits."""
     torch.manual_seed(0)
     conv = nn.Conv2d(1, 16, kernel_size=3)  # 16 filters, no padding
-    pool = nn.MaxPool2d(2)                  # the largest of each 2x2 block
+    pool = nn.MaxPool2d(2)  # the largest of each 2x2 block
     # A recurrent layer reads a digit as a sequence: 28 rows, one per step,
     # each row a vector of 28 pixels.
     rnn = nn.RNN(input_size=28, hidden_size=64, batch_first=True)
     lstm = nn.LSTM(input_size=28, hidden_size=64, batch_first=True)
-    rows = images.squeeze(1)                # (B, 28, 28) = (B, steps, 28)
+    rows = images.squeeze(1)  # (B, 28, 28) = (B, steps, 28)
     with torch.no_grad():
         feature_maps = conv(images)
         pooled = pool(feature_maps)
         rnn_out, rnn_h = rnn(rows)
         lstm_out, (lstm_h, lstm_c) = lstm(rows)
     table = {
-        "input": images, "Conv2d(1, 16, 3)": feature_maps,
-        "MaxPool2d(2)": pooled, "RNN output": rnn_out, "RNN h_n": rnn_h,
-        "LSTM output": lstm_out, "LSTM h_n": lstm_h, "LSTM c_n": lstm_c}
+        "input": images,
+        "Conv2d(1, 16, 3)": feature_maps,
+        "MaxPool2d(2)": pooled,
+        "RNN output": rnn_out,
+        "RNN h_n": rnn_h,
+        "LSTM output": lstm_out,
+        "LSTM h_n": lstm_h,
+        "LSTM c_n": lstm_c,
+    }
     for name, tensor in table.items():
         print(f"{name:17} {tuple(tensor.shape)}")
-    counts = {name: sum(p.numel() for p in layer.parameters())
-              for name, layer in [("conv", conv), ("rnn", rnn),
-                                  ("lstm", lstm)]}
+    counts = {
+        name: sum(p.numel() for p in layer.parameters())
+        for name, layer in [("conv", conv), ("rnn", rnn), ("lstm", lstm)]
+    }
     print(f"parameters: {counts}")
-    return {"shapes": {k: list(v.shape) for k, v in table.items()},
-            "parameter_counts": counts}
-# --8<-- [end:conv]
+    return {
+        "shapes": {k: list(v.shape) for k, v in table.items()},
+        "parameter_counts": counts,
+    }
+    # --8<-- [end:conv]
 
 
 # %%
 # --8<-- [start:activations]
-ACTIVATIONS = {"ReLU": (nn.ReLU, "#d62728"),  # the class, and a colour
-               "Sigmoid": (nn.Sigmoid, "#1f77b4"),
-               "Tanh": (nn.Tanh, "#2ca02c")}
+ACTIVATIONS = {
+    "ReLU": (nn.ReLU, "#d62728"),  # the class, and a colour
+    "Sigmoid": (nn.Sigmoid, "#1f77b4"),
+    "Tanh": (nn.Tanh, "#2ca02c"),
+}
 
 
 def plot_activations():
@@ -179,8 +271,13 @@ def plot_activations():
         (slope,) = torch.autograd.grad(y.sum(), x)
         largest[name] = slope.max().item()
         ax.plot(x.detach(), y.detach(), color=colour, label=name)
-        ax.plot(x.detach(), slope, color=colour, linestyle="--",
-                label="its derivative")
+        ax.plot(
+            x.detach(),
+            slope,
+            color=colour,
+            linestyle="--",
+            label="its derivative",
+        )
         ax.axhline(0, color="black", linewidth=0.5)
         ax.set_title(name)
         ax.set_xlabel("x")
@@ -188,10 +285,12 @@ def plot_activations():
         ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig("nn_building_blocks_activations.png", dpi=100)
-    print("largest derivative:",
-          {name: round(value, 4) for name, value in largest.items()})
+    print(
+        "largest derivative:",
+        {name: round(value, 4) for name, value in largest.items()},
+    )
     return largest
-# --8<-- [end:activations]
+    # --8<-- [end:activations]
 
 
 # %%
@@ -222,16 +321,20 @@ def gradient_norms(net, images, labels):
     weights, first layer first, after one backward pass."""
     net.zero_grad()
     F.cross_entropy(net(images), labels).backward()
-    return [layer.weight.grad.norm().item() for layer in net
-            if isinstance(layer, nn.Linear)]
+    return [
+        layer.weight.grad.norm().item()
+        for layer in net
+        if isinstance(layer, nn.Linear)
+    ]
 
 
 def plot_gradient_norms(norms):
     fig, ax = plt.subplots(figsize=(7, 4))
     layers = range(1, DEPTH + 1)
     for name, values in norms.items():
-        ax.plot(layers, values, marker="o", color=ACTIVATIONS[name][1],
-                label=name)
+        ax.plot(
+            layers, values, marker="o", color=ACTIVATIONS[name][1], label=name
+        )
     ax.set_yscale("log")
     ax.set_xticks(list(layers))
     ax.set_xlabel("layer (1 = next to the input)")
@@ -243,26 +346,34 @@ def plot_gradient_norms(norms):
     return fig
 
 
-def train_briefly(net, train_x, train_y, test_x, test_y, lr=0.1,
-                  batch_size=64):
+def train_briefly(
+    net, train_x, train_y, test_x, test_y, lr=0.1, batch_size=64
+):
     """One epoch of plain SGD; the test accuracy (%) afterwards."""
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
-    order = torch.randperm(len(train_x),
-                           generator=torch.Generator().manual_seed(0))
+    order = torch.randperm(
+        len(train_x), generator=torch.Generator().manual_seed(0)
+    )
     for start in range(0, len(train_x), batch_size):
-        batch = order[start:start + batch_size]
+        batch = order[start : start + batch_size]
         optimizer.zero_grad()
         F.cross_entropy(net(train_x[batch]), train_y[batch]).backward()
         optimizer.step()
     with torch.no_grad():
         predictions = net(test_x).argmax(dim=1)
     return (predictions == test_y).float().mean().item() * 100
-# --8<-- [end:vanishing]
+    # --8<-- [end:vanishing]
 
 
 # %%
 # --8<-- [start:main]
 def main():
+    check_writable(
+        "net_weights.pt",
+        "nn_building_blocks_conv.png",
+        "nn_building_blocks_activations.png",
+        "nn_building_blocks_gradients.png",
+    )  # saved at the end
     (train_x, train_y), (test_x, test_y) = load_mnist()
     images, labels = train_x[:256], train_y[:256]
 
@@ -279,26 +390,41 @@ def main():
     shapes = shapes_of_layers(images)
     largest = plot_activations()
 
-    norms = {name: gradient_norms(deep_mlp(activation), images, labels)
-             for name, (activation, _) in ACTIVATIONS.items()}
+    norms = {
+        name: gradient_norms(deep_mlp(activation), images, labels)
+        for name, (activation, _) in ACTIVATIONS.items()
+    }
     for name, values in norms.items():
-        print(f"{name:8} gradient norm, layer 1: {values[0]:.2e}, "
-              f"layer {DEPTH}: {values[-1]:.2e}")
+        print(
+            f"{name:8} gradient norm, layer 1: {values[0]:.2e}, "
+            f"layer {DEPTH}: {values[-1]:.2e}"
+        )
     plot_gradient_norms(norms)
-    accuracy = {name: train_briefly(deep_mlp(activation), train_x, train_y,
-                                    test_x, test_y)
-                for name, (activation, _) in ACTIVATIONS.items()}
-    print("test accuracy after one epoch of SGD:",
-          {name: f"{value:.2f} %" for name, value in accuracy.items()})
-    return {"train_images": len(train_x), "test_images": len(test_x),
-            "mlp": counts, "sequential_total": sequential_count,
-            "state_dict": saved, "layers": shapes,
-            "largest_derivative": largest, "gradient_norms": norms,
-            "first_to_last": {name: values[0] / values[-1]
-                              for name, values in norms.items()},
-            "relu_to_sigmoid_first_layer":
-                norms["ReLU"][0] / norms["Sigmoid"][0],
-            "deep_test_accuracy": accuracy}
+    accuracy = {
+        name: train_briefly(
+            deep_mlp(activation), train_x, train_y, test_x, test_y
+        )
+        for name, (activation, _) in ACTIVATIONS.items()
+    }
+    print(
+        "test accuracy after one epoch of SGD:",
+        {name: f"{value:.2f} %" for name, value in accuracy.items()},
+    )
+    return {
+        "train_images": len(train_x),
+        "test_images": len(test_x),
+        "mlp": counts,
+        "sequential_total": sequential_count,
+        "state_dict": saved,
+        "layers": shapes,
+        "largest_derivative": largest,
+        "gradient_norms": norms,
+        "first_to_last": {
+            name: values[0] / values[-1] for name, values in norms.items()
+        },
+        "relu_to_sigmoid_first_layer": norms["ReLU"][0] / norms["Sigmoid"][0],
+        "deep_test_accuracy": accuracy,
+    }
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@
 # %%
 # --8<-- [start:setup]
 import copy
+import errno
 import math
-import sys
+import os
+import tempfile
 
 import torch
 import torch.nn as nn
@@ -25,6 +27,7 @@ SWEEP_EPOCHS = 1  # the learning-rate sweep trains for less: many runs
 SWEEP_LRS = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 
 
+# --8<-- [start:network]
 class Net(nn.Module):
     """The chapter's network, unchanged: 784 -> 512 (ReLU) -> 10."""
 
@@ -37,22 +40,92 @@ class Net(nn.Module):
         x = x.view(-1, 784)
         x = torch.relu(self.fc1(x))
         return self.fc2(x)
+        # --8<-- [end:network]
 
 
-def load_mnist(data_dir="./data"):
-    """Both MNIST splits as normalised tensors, prepared once, in memory."""
+# --8<-- [start:data]
+def normalise(images):
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as
+    ToTensor() followed by Normalize((MEAN,), (STD,)) makes them."""
+    return images.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
+
+
+def load_mnist(data_dir="./data", device="cpu"):
+    """Both MNIST splits as normalised tensors on the device: the images are
+    decoded and normalised once, not once per image per epoch. MNIST is
+    downloaded into data_dir if it is not there."""
     try:
-        splits = [torchvision.datasets.MNIST(data_dir, train=train,
-                                             download=True)
-                  for train in (True, False)]
-    except RuntimeError as error:
-        reason = str(error).splitlines()[0]
-        sys.exit(f"error: MNIST is not in {data_dir}/MNIST/raw and could "
-                 f"not be downloaded ({reason}). Copy the four uncompressed "
-                 f"MNIST files there and run again.")
-    return [(split.data.unsqueeze(1).float().div(255).sub(MEAN).div(STD),
-             split.targets) for split in splits]
-# --8<-- [end:setup]
+        splits = [
+            torchvision.datasets.MNIST(data_dir, train=train, download=True)
+            for train in (True, False)
+        ]
+    except Exception as error:  # missing or damaged: one line, no traceback
+        raise SystemExit(mnist_error(data_dir, error)) from None
+    return [
+        (normalise(split.data).to(device), split.targets.to(device))
+        for split in splits
+    ]
+
+
+# --8<-- [start:errors]
+MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
+
+
+def mnist_error(data_dir, error):
+    """Why MNIST could not be loaded, and what to do, in one line: its files
+    are missing and could not be downloaded, or one of them is damaged."""
+    raw = os.path.join(data_dir, "MNIST", "raw", "")  # ends with a "/"
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    if not all(os.path.isfile(raw + name) for name in MNIST_FILES):
+        return (
+            f"error: MNIST is not in {raw} and could not be downloaded "
+            f"({reason}). Offline? Copy the four uncompressed MNIST files "
+            f"there: {', '.join(MNIST_FILES)}"
+        )
+    for name in MNIST_FILES:  # all four are there: is one of them damaged?
+        try:
+            if "images" in name:
+                torchvision.datasets.mnist.read_image_file(raw + name)
+            else:
+                torchvision.datasets.mnist.read_label_file(raw + name)
+        except Exception:
+            return (
+                f"error: {raw + name} is damaged: delete it and run again to "
+                f"download it afresh, or replace it with a good copy"
+            )
+    return f"error: MNIST in {raw} could not be loaded ({reason})"
+
+
+def check_writable(*paths):
+    """Stop at once, before any training, if a file that the program will
+    write later cannot be written (None stands for a file not asked for)."""
+    for path in paths:
+        if path is None:
+            continue
+        folder = os.path.dirname(path) or "."
+        try:
+            if os.path.isdir(path):
+                raise IsADirectoryError(errno.EISDIR, "it is a folder")
+            if os.path.isfile(folder):
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
+            os.makedirs(folder, exist_ok=True)  # as writing it would
+            with tempfile.TemporaryFile(dir=folder):
+                pass  # the folder takes new files
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "it is read-only")
+        except OSError as error:
+            raise SystemExit(
+                f"error: cannot write {path} ({error.strerror or error}); "
+                f"stopped before doing anything"
+            ) from None
+    # --8<-- [end:errors]
+    # --8<-- [end:data]
+    # --8<-- [end:setup]
 
 
 # %%
@@ -61,27 +134,38 @@ def load_mnist(data_dir="./data"):
 # further down tries others.
 OPTIMIZERS = {
     "sgd": ("SGD", lambda params, lr: torch.optim.SGD(params, lr=lr), 0.1),
-    "momentum": ("SGD + momentum 0.9",
-                 lambda params, lr: torch.optim.SGD(params, lr=lr,
-                                                    momentum=0.9), 0.01),
-    "adam": ("Adam", lambda params, lr: torch.optim.Adam(params, lr=lr),
-             1e-3),
-    "rmsprop": ("RMSprop",
-                lambda params, lr: torch.optim.RMSprop(params, lr=lr), 1e-3),
+    "momentum": (
+        "SGD + momentum 0.9",
+        lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
+        0.01,
+    ),
+    "adam": ("Adam", lambda params, lr: torch.optim.Adam(params, lr=lr), 1e-3),
+    "rmsprop": (
+        "RMSprop",
+        lambda params, lr: torch.optim.RMSprop(params, lr=lr),
+        1e-3,
+    ),
 }
 # --8<-- [end:optimizers]
 
 
 # %%
 # --8<-- [start:train]
+# --8<-- [start:evaluate]
 @torch.no_grad()
-def evaluate(net, images, labels):
+def evaluate(net, images, labels, batch_size=5000):
     """The mean loss and the accuracy (%) on a whole dataset."""
-    net.eval()
-    logits = net(images)
+    net.eval()  # no dropout; batch norm uses its running statistics
+    logits = torch.cat(
+        [
+            net(images[i : i + batch_size])
+            for i in range(0, len(images), batch_size)
+        ]
+    )
     loss = F.cross_entropy(logits, labels).item()
     accuracy = (logits.argmax(dim=1) == labels).float().mean().item() * 100
     return loss, accuracy
+    # --8<-- [end:evaluate]
 
 
 def train(initial_net, make_optimizer, lr, data, epochs):
@@ -97,7 +181,7 @@ def train(initial_net, make_optimizer, lr, data, epochs):
         order = torch.randperm(len(train_x), generator=shuffler)
         total = 0.0
         for start in range(0, len(train_x), BATCH_SIZE):
-            batch = order[start:start + BATCH_SIZE]
+            batch = order[start : start + BATCH_SIZE]
             loss = F.cross_entropy(net(train_x[batch]), train_y[batch])
             optimizer.zero_grad()
             loss.backward()
@@ -106,20 +190,35 @@ def train(initial_net, make_optimizer, lr, data, epochs):
         train_loss = total / len(train_x)
         test_loss, accuracy = evaluate(net, test_x, test_y)
         if not math.isfinite(train_loss + test_loss):  # lr far too high
-            history.append({"epoch": epoch, "diverged": True,
-                            "train_loss": None, "test_loss": None,
-                            "test_accuracy": None})
+            history.append(
+                {
+                    "epoch": epoch,
+                    "diverged": True,
+                    "train_loss": None,
+                    "test_loss": None,
+                    "test_accuracy": None,
+                }
+            )
             break
-        history.append({"epoch": epoch, "diverged": False,
-                        "train_loss": train_loss, "test_loss": test_loss,
-                        "test_accuracy": accuracy})
+        history.append(
+            {
+                "epoch": epoch,
+                "diverged": False,
+                "train_loss": train_loss,
+                "test_loss": test_loss,
+                "test_accuracy": accuracy,
+            }
+        )
     return history
-# --8<-- [end:train]
+    # --8<-- [end:train]
 
 
 # %%
 # --8<-- [start:main]
 def main():
+    check_writable(
+        "optimizers_curves.png", "optimizers_lr.png"
+    )  # saved at the end
     torch.manual_seed(1)
     data = load_mnist()
     initial_net = Net()  # one set of initial weights for every run
@@ -127,13 +226,20 @@ def main():
     runs = {}
     for key, (name, make_optimizer, lr) in OPTIMIZERS.items():
         history = train(initial_net, make_optimizer, lr, data, EPOCHS)
-        runs[key] = {"name": name, "lr": lr, "history": history,
-                     "final": history[-1]}
+        runs[key] = {
+            "name": name,
+            "lr": lr,
+            "history": history,
+            "final": history[-1],
+        }
         for row in history:
-            shown = ("the loss diverged" if row["diverged"] else
-                     f"train loss {row['train_loss']:.4f}  "
-                     f"test loss {row['test_loss']:.4f}  "
-                     f"test accuracy {row['test_accuracy']:.2f} %")
+            shown = (
+                "the loss diverged"
+                if row["diverged"]
+                else f"train loss {row['train_loss']:.4f}  "
+                f"test loss {row['test_loss']:.4f}  "
+                f"test accuracy {row['test_accuracy']:.2f} %"
+            )
             print(f"{name:18}  lr {lr:<6g}  epoch {row['epoch']}  {shown}")
 
     # The same four, each at five learning rates, for SWEEP_EPOCHS epochs.
@@ -141,19 +247,28 @@ def main():
     for key, (name, make_optimizer, _) in OPTIMIZERS.items():
         sweep[key] = []
         for lr in SWEEP_LRS:
-            last = train(initial_net, make_optimizer, lr, data,
-                         SWEEP_EPOCHS)[-1]
+            last = train(initial_net, make_optimizer, lr, data, SWEEP_EPOCHS)[
+                -1
+            ]
             sweep[key].append({"lr": lr, **last})
-            shown = ("diverged" if last["diverged"] else
-                     f"test accuracy {last['test_accuracy']:.2f} %")
+            shown = (
+                "diverged"
+                if last["diverged"]
+                else f"test accuracy {last['test_accuracy']:.2f} %"
+            )
             print(f"sweep  {name:18}  lr {lr:<6g}  {shown}")
 
     best = max(runs, key=lambda k: runs[k]["final"]["test_accuracy"])
     return {
-        "train_images": len(data[0][0]), "test_images": len(data[1][0]),
-        "epochs": EPOCHS, "batch_size": BATCH_SIZE,
-        "sweep_epochs": SWEEP_EPOCHS, "runs": runs, "sweep": sweep,
-        "best": best, "best_name": runs[best]["name"],
+        "train_images": len(data[0][0]),
+        "test_images": len(data[1][0]),
+        "epochs": EPOCHS,
+        "batch_size": BATCH_SIZE,
+        "sweep_epochs": SWEEP_EPOCHS,
+        "runs": runs,
+        "sweep": sweep,
+        "best": best,
+        "best_name": runs[best]["name"],
     }
 
 
@@ -172,8 +287,12 @@ if __name__ == "__main__":
 # --8<-- [start:plots]
 import matplotlib.pyplot as plt
 
-COLOURS = {"sgd": "tab:blue", "momentum": "tab:orange",
-           "adam": "tab:green", "rmsprop": "tab:red"}
+COLOURS = {
+    "sgd": "tab:blue",
+    "momentum": "tab:orange",
+    "adam": "tab:green",
+    "rmsprop": "tab:red",
+}
 
 
 def plot_curves(runs, filename="optimizers_curves.png"):
@@ -182,13 +301,21 @@ def plot_curves(runs, filename="optimizers_curves.png"):
     for key, run in runs.items():
         epochs = [row["epoch"] for row in run["history"]]
         label = f"{run['name']} (lr {run['lr']:g})"
-        loss_ax.plot(epochs, [row["test_loss"] for row in run["history"]],
-                     "o-", color=COLOURS[key], label=label)
-        acc_ax.plot(epochs,
-                    [row["test_accuracy"] for row in run["history"]],
-                    "o-", color=COLOURS[key], label=label)
-    loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss",
-                title="Test loss")
+        loss_ax.plot(
+            epochs,
+            [row["test_loss"] for row in run["history"]],
+            "o-",
+            color=COLOURS[key],
+            label=label,
+        )
+        acc_ax.plot(
+            epochs,
+            [row["test_accuracy"] for row in run["history"]],
+            "o-",
+            color=COLOURS[key],
+            label=label,
+        )
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Test loss")
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="Test accuracy")
     acc_ax.legend()
     for ax in (loss_ax, acc_ax):
@@ -205,17 +332,25 @@ def plot_sweep(sweep, runs, sweep_epochs, filename="optimizers_lr.png"):
     for key, points in sweep.items():
         lrs = [p["lr"] for p in points]
         # A run whose loss became nan is drawn at chance level, 10 %.
-        accs = [10.0 if p["diverged"] else p["test_accuracy"]
-                for p in points]
+        accs = [10.0 if p["diverged"] else p["test_accuracy"] for p in points]
         ax.plot(lrs, accs, "o-", color=COLOURS[key], label=runs[key]["name"])
         for p in points:
             if p["diverged"]:
-                ax.plot(p["lr"], 10.0, "x", color=COLOURS[key],
-                        markersize=12, markeredgewidth=2)
+                ax.plot(
+                    p["lr"],
+                    10.0,
+                    "x",
+                    color=COLOURS[key],
+                    markersize=12,
+                    markeredgewidth=2,
+                )
     ax.set_xscale("log")
-    ax.set(xlabel="learning rate (log scale)", ylabel="test accuracy (%)",
-           title=f"Test accuracy after {sweep_epochs} epoch(s) "
-                 f"(x: the loss diverged)")
+    ax.set(
+        xlabel="learning rate (log scale)",
+        ylabel="test accuracy (%)",
+        title=f"Test accuracy after {sweep_epochs} epoch(s) "
+        f"(x: the loss diverged)",
+    )
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -9,8 +9,9 @@
 
 # %%
 # --8<-- [start:setup]
-import copy
-import sys
+import errno
+import os
+import tempfile
 
 import torch
 import torch.nn as nn
@@ -25,20 +26,89 @@ LR = 0.01
 MOMENTUM = 0.9
 
 
-def load_mnist(data_dir="./data"):
-    """Both MNIST splits as normalised tensors, prepared once, in memory."""
+# --8<-- [start:data]
+def normalise(images):
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as
+    ToTensor() followed by Normalize((MEAN,), (STD,)) makes them."""
+    return images.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
+
+
+def load_mnist(data_dir="./data", device="cpu"):
+    """Both MNIST splits as normalised tensors on the device: the images are
+    decoded and normalised once, not once per image per epoch. MNIST is
+    downloaded into data_dir if it is not there."""
     try:
-        splits = [torchvision.datasets.MNIST(data_dir, train=train,
-                                             download=True)
-                  for train in (True, False)]
-    except RuntimeError as error:
-        reason = str(error).splitlines()[0]
-        sys.exit(f"error: MNIST is not in {data_dir}/MNIST/raw and could "
-                 f"not be downloaded ({reason}). Copy the four uncompressed "
-                 f"MNIST files there and run again.")
-    return [(split.data.unsqueeze(1).float().div(255).sub(MEAN).div(STD),
-             split.targets) for split in splits]
-# --8<-- [end:setup]
+        splits = [
+            torchvision.datasets.MNIST(data_dir, train=train, download=True)
+            for train in (True, False)
+        ]
+    except Exception as error:  # missing or damaged: one line, no traceback
+        raise SystemExit(mnist_error(data_dir, error)) from None
+    return [
+        (normalise(split.data).to(device), split.targets.to(device))
+        for split in splits
+    ]
+
+
+# --8<-- [start:errors]
+MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
+
+
+def mnist_error(data_dir, error):
+    """Why MNIST could not be loaded, and what to do, in one line: its files
+    are missing and could not be downloaded, or one of them is damaged."""
+    raw = os.path.join(data_dir, "MNIST", "raw", "")  # ends with a "/"
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    if not all(os.path.isfile(raw + name) for name in MNIST_FILES):
+        return (
+            f"error: MNIST is not in {raw} and could not be downloaded "
+            f"({reason}). Offline? Copy the four uncompressed MNIST files "
+            f"there: {', '.join(MNIST_FILES)}"
+        )
+    for name in MNIST_FILES:  # all four are there: is one of them damaged?
+        try:
+            if "images" in name:
+                torchvision.datasets.mnist.read_image_file(raw + name)
+            else:
+                torchvision.datasets.mnist.read_label_file(raw + name)
+        except Exception:
+            return (
+                f"error: {raw + name} is damaged: delete it and run again to "
+                f"download it afresh, or replace it with a good copy"
+            )
+    return f"error: MNIST in {raw} could not be loaded ({reason})"
+
+
+def check_writable(*paths):
+    """Stop at once, before any training, if a file that the program will
+    write later cannot be written (None stands for a file not asked for)."""
+    for path in paths:
+        if path is None:
+            continue
+        folder = os.path.dirname(path) or "."
+        try:
+            if os.path.isdir(path):
+                raise IsADirectoryError(errno.EISDIR, "it is a folder")
+            if os.path.isfile(folder):
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
+            os.makedirs(folder, exist_ok=True)  # as writing it would
+            with tempfile.TemporaryFile(dir=folder):
+                pass  # the folder takes new files
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "it is read-only")
+        except OSError as error:
+            raise SystemExit(
+                f"error: cannot write {path} ({error.strerror or error}); "
+                f"stopped before doing anything"
+            ) from None
+    # --8<-- [end:errors]
+    # --8<-- [end:data]
+    # --8<-- [end:setup]
 
 
 # %%
@@ -74,70 +144,97 @@ VARIANTS = {
 
 # %%
 # --8<-- [start:train]
+# --8<-- [start:evaluate]
 @torch.no_grad()
-def evaluate(net, images, labels):
-    """The mean loss and the accuracy (%), in evaluation mode."""
-    net.eval()
-    logits = net(images)
+def evaluate(net, images, labels, batch_size=5000):
+    """The mean loss and the accuracy (%) on a whole dataset."""
+    net.eval()  # no dropout; batch norm uses its running statistics
+    logits = torch.cat(
+        [
+            net(images[i : i + batch_size])
+            for i in range(0, len(images), batch_size)
+        ]
+    )
     loss = F.cross_entropy(logits, labels).item()
     accuracy = (logits.argmax(dim=1) == labels).float().mean().item() * 100
     return loss, accuracy
+    # --8<-- [end:evaluate]
 
 
 def train(net, weight_decay, train_set, test_set):
     """SGD with momentum on the small training set; both accuracies after
     every epoch. Every variant sees the same mini-batches (seed 1)."""
     (train_x, train_y), (test_x, test_y) = train_set, test_set
-    optimizer = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM,
-                                weight_decay=weight_decay)
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=weight_decay
+    )
     shuffler = torch.Generator().manual_seed(1)
     history = []
     for epoch in range(1, EPOCHS + 1):
         net.train()  # dropout on, batch norm uses the batch's statistics
         order = torch.randperm(len(train_x), generator=shuffler)
         for start in range(0, len(train_x), BATCH_SIZE):
-            batch = order[start:start + BATCH_SIZE]
+            batch = order[start : start + BATCH_SIZE]
             loss = F.cross_entropy(net(train_x[batch]), train_y[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
         train_loss, train_accuracy = evaluate(net, train_x, train_y)
         test_loss, test_accuracy = evaluate(net, test_x, test_y)
-        history.append({"epoch": epoch, "train_loss": train_loss,
-                        "test_loss": test_loss,
-                        "train_accuracy": train_accuracy,
-                        "test_accuracy": test_accuracy,
-                        "gap": train_accuracy - test_accuracy})
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "test_loss": test_loss,
+                "train_accuracy": train_accuracy,
+                "test_accuracy": test_accuracy,
+                "gap": train_accuracy - test_accuracy,
+            }
+        )
     return history
-# --8<-- [end:train]
+    # --8<-- [end:train]
 
 
 # %%
 # --8<-- [start:main]
 def main():
+    check_writable("regularization_gap.png")  # saved at the end
     (train_x, train_y), test_set = load_mnist()
     small_train_set = (train_x[:TRAIN_IMAGES], train_y[:TRAIN_IMAGES])
 
     runs = {}
     for key, (name, settings, weight_decay) in VARIANTS.items():
         torch.manual_seed(1)  # the same initial weights for every variant
-        history = train(Net(**settings), weight_decay, small_train_set,
-                        test_set)
+        history = train(
+            Net(**settings), weight_decay, small_train_set, test_set
+        )
         final = history[-1]
         lowest = min(history, key=lambda row: row["test_loss"])
-        runs[key] = {"name": name, "history": history, "final": final,
-                     "lowest_test_loss": lowest}
-        print(f"{name:20}  train accuracy {final['train_accuracy']:6.2f} %"
-              f"  test accuracy {final['test_accuracy']:6.2f} %"
-              f"  gap {final['gap']:5.2f}  test loss "
-              f"{final['test_loss']:.3f}")
+        runs[key] = {
+            "name": name,
+            "history": history,
+            "final": final,
+            "lowest_test_loss": lowest,
+        }
+        print(
+            f"{name:20}  train accuracy {final['train_accuracy']:6.2f} %"
+            f"  test accuracy {final['test_accuracy']:6.2f} %"
+            f"  gap {final['gap']:5.2f}  test loss "
+            f"{final['test_loss']:.3f}"
+        )
 
     closest = min(runs, key=lambda k: runs[k]["final"]["gap"])
     best = max(runs, key=lambda k: runs[k]["final"]["test_accuracy"])
-    return {"train_images": TRAIN_IMAGES, "test_images": len(test_set[0]),
-            "epochs": EPOCHS, "runs": runs, "smallest_gap": closest,
-            "smallest_gap_name": runs[closest]["name"],
-            "best": best, "best_name": runs[best]["name"]}
+    return {
+        "train_images": TRAIN_IMAGES,
+        "test_images": len(test_set[0]),
+        "epochs": EPOCHS,
+        "runs": runs,
+        "smallest_gap": closest,
+        "smallest_gap_name": runs[closest]["name"],
+        "best": best,
+        "best_name": runs[best]["name"],
+    }
 
 
 if __name__ == "__main__":
@@ -155,9 +252,13 @@ if __name__ == "__main__":
 # --8<-- [start:plots]
 import matplotlib.pyplot as plt
 
-COLOURS = {"baseline": "black", "weight_decay": "tab:blue",
-           "dropout": "tab:orange", "batch_norm": "tab:green",
-           "all": "tab:purple"}
+COLOURS = {
+    "baseline": "black",
+    "weight_decay": "tab:blue",
+    "dropout": "tab:orange",
+    "batch_norm": "tab:green",
+    "all": "tab:purple",
+}
 
 
 def plot_gap(runs, filename="regularization_gap.png"):
@@ -166,20 +267,43 @@ def plot_gap(runs, filename="regularization_gap.png"):
     for key, run in runs.items():
         epochs = [row["epoch"] for row in run["history"]]
         colour = COLOURS[key]
-        acc_ax.plot(epochs, [r["train_accuracy"] for r in run["history"]],
-                    "--", color=colour)
-        acc_ax.plot(epochs, [r["test_accuracy"] for r in run["history"]],
-                    "-", color=colour, label=run["name"])
-        loss_ax.plot(epochs, [r["test_loss"] for r in run["history"]],
-                     "-", color=colour, label=run["name"])
-    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", ylim=(80, 100.5),
-               title="Training (dashed) and test (solid) accuracy")
+        acc_ax.plot(
+            epochs,
+            [r["train_accuracy"] for r in run["history"]],
+            "--",
+            color=colour,
+        )
+        acc_ax.plot(
+            epochs,
+            [r["test_accuracy"] for r in run["history"]],
+            "-",
+            color=colour,
+            label=run["name"],
+        )
+        loss_ax.plot(
+            epochs,
+            [r["test_loss"] for r in run["history"]],
+            "-",
+            color=colour,
+            label=run["name"],
+        )
+    acc_ax.set(
+        xlabel="epoch",
+        ylabel="accuracy (%)",
+        ylim=(80, 100.5),
+        title="Training (dashed) and test (solid) accuracy",
+    )
     # Zoom in on the late epochs, where the curves part; the first epochs'
     # high losses would squash them flat.
-    lowest = min(r["test_loss"] for run in runs.values()
-                 for r in run["history"])
-    loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss",
-                ylim=(0.9 * lowest, 1.6 * lowest), title="Test loss (zoomed)")
+    lowest = min(
+        r["test_loss"] for run in runs.values() for r in run["history"]
+    )
+    loss_ax.set(
+        xlabel="epoch",
+        ylabel="cross-entropy loss",
+        ylim=(0.9 * lowest, 1.6 * lowest),
+        title="Test loss (zoomed)",
+    )
     loss_ax.legend()
     for ax in (acc_ax, loss_ax):
         ax.grid(alpha=0.3)
@@ -200,13 +324,19 @@ if __name__ == "__main__":
 # Dropout and batch normalization behave differently while training and
 # while evaluating. A tiny network and four identical inputs show it.
 
+
 # %%
 # --8<-- [start:modes]
 def show_modes():
     """Run a tiny network with batch norm and dropout twice in each mode."""
     torch.manual_seed(0)
-    tiny = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(),
-                         nn.Dropout(0.5), nn.Linear(4, 2))
+    tiny = nn.Sequential(
+        nn.Linear(3, 4),
+        nn.BatchNorm1d(4),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(4, 2),
+    )
     inputs = torch.randn(4, 3)  # a batch of four inputs
     with torch.no_grad():  # no training here: we only look at the outputs
         tiny.train()
@@ -216,9 +346,11 @@ def show_modes():
     print("train(), first call:", first, sep="\n")
     print("train(), second call:", second, sep="\n")
     print("eval(), first call:", third, sep="\n")
-    modes = {"train_twice_equal": torch.equal(first, second),
-             "eval_twice_equal": torch.equal(third, fourth),
-             "train_eval_equal": torch.equal(first, third)}
+    modes = {
+        "train_twice_equal": torch.equal(first, second),
+        "eval_twice_equal": torch.equal(third, fourth),
+        "train_eval_equal": torch.equal(first, third),
+    }
     for what, equal in modes.items():
         print(f"{what}: {equal}")
     return modes

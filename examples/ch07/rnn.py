@@ -9,8 +9,10 @@
 
 # %%
 # --8<-- [start:setup]
+import errno
 import math
-import sys
+import os
+import tempfile
 import time
 
 import torch
@@ -22,7 +24,6 @@ EPOCHS = 3
 BATCH_SIZE = 128
 PEAK_LR = 0.01  # of the one-cycle schedule, for Adam
 HIDDEN_SIZE = 128
-DATA_DIR = "./data"
 MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
 
 
@@ -33,8 +34,9 @@ class RowReader(nn.Module):
         super().__init__()
         # input_size: one row of 28 pixels per step. batch_first: tensors
         # are (batch, step, feature), the way the images already are.
-        self.lstm = nn.LSTM(input_size=28, hidden_size=HIDDEN_SIZE,
-                            batch_first=True)
+        self.lstm = nn.LSTM(
+            input_size=28, hidden_size=HIDDEN_SIZE, batch_first=True
+        )
         self.fc = nn.Linear(HIDDEN_SIZE, 10)
 
     def forward(self, images, every_step=False):
@@ -43,7 +45,7 @@ class RowReader(nn.Module):
         if every_step:  # the answer it would give after each row
             return self.fc(outputs)  # (N, 28, 10)
         return self.fc(outputs[:, -1])  # after the last row: (N, 10)
-# --8<-- [end:setup]
+        # --8<-- [end:setup]
 
 
 # %%
@@ -54,19 +56,81 @@ def normalise(images):
     return images.float().div(255).sub(MEAN).div(STD)
 
 
-def load_mnist(data_dir=DATA_DIR):
-    """Both MNIST splits as normalised tensors, decoded once, in memory."""
+def load_mnist(data_dir="./data", device="cpu"):
+    """Both MNIST splits as normalised tensors on the device: the images are
+    decoded and normalised once, not once per image per epoch. MNIST is
+    downloaded into data_dir if it is not there."""
     try:
-        splits = [torchvision.datasets.MNIST(data_dir, train=train,
-                                             download=True)
-                  for train in (True, False)]
-    except RuntimeError as error:
-        reason = str(error).splitlines()[0]
-        sys.exit(f"error: MNIST is not in {data_dir}/MNIST/raw and could not "
-                 f"be downloaded ({reason}). Copy the four uncompressed "
-                 f"MNIST files there and run again.")
-    return [(normalise(split.data), split.targets) for split in splits]
-# --8<-- [end:data]
+        splits = [
+            torchvision.datasets.MNIST(data_dir, train=train, download=True)
+            for train in (True, False)
+        ]
+    except Exception as error:  # missing or damaged: one line, no traceback
+        raise SystemExit(mnist_error(data_dir, error)) from None
+    return [
+        (normalise(split.data).to(device), split.targets.to(device))
+        for split in splits
+    ]
+
+
+# --8<-- [start:errors]
+MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
+
+
+def mnist_error(data_dir, error):
+    """Why MNIST could not be loaded, and what to do, in one line: its files
+    are missing and could not be downloaded, or one of them is damaged."""
+    raw = os.path.join(data_dir, "MNIST", "raw", "")  # ends with a "/"
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    if not all(os.path.isfile(raw + name) for name in MNIST_FILES):
+        return (
+            f"error: MNIST is not in {raw} and could not be downloaded "
+            f"({reason}). Offline? Copy the four uncompressed MNIST files "
+            f"there: {', '.join(MNIST_FILES)}"
+        )
+    for name in MNIST_FILES:  # all four are there: is one of them damaged?
+        try:
+            if "images" in name:
+                torchvision.datasets.mnist.read_image_file(raw + name)
+            else:
+                torchvision.datasets.mnist.read_label_file(raw + name)
+        except Exception:
+            return (
+                f"error: {raw + name} is damaged: delete it and run again to "
+                f"download it afresh, or replace it with a good copy"
+            )
+    return f"error: MNIST in {raw} could not be loaded ({reason})"
+
+
+def check_writable(*paths):
+    """Stop at once, before any training, if a file that the program will
+    write later cannot be written (None stands for a file not asked for)."""
+    for path in paths:
+        if path is None:
+            continue
+        folder = os.path.dirname(path) or "."
+        try:
+            if os.path.isdir(path):
+                raise IsADirectoryError(errno.EISDIR, "it is a folder")
+            if os.path.isfile(folder):
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
+            os.makedirs(folder, exist_ok=True)  # as writing it would
+            with tempfile.TemporaryFile(dir=folder):
+                pass  # the folder takes new files
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "it is read-only")
+        except OSError as error:
+            raise SystemExit(
+                f"error: cannot write {path} ({error.strerror or error}); "
+                f"stopped before doing anything"
+            ) from None
+    # --8<-- [end:errors]
+    # --8<-- [end:data]
 
 
 # %%
@@ -77,7 +141,7 @@ def train_epoch(net, images, labels, optimizer, scheduler, generator):
     order = torch.randperm(len(images), generator=generator)
     total_loss = 0.0
     for start in range(0, len(images), BATCH_SIZE):
-        batch = order[start:start + BATCH_SIZE]
+        batch = order[start : start + BATCH_SIZE]
         loss = F.cross_entropy(net(images[batch]), labels[batch])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -90,49 +154,70 @@ def train_epoch(net, images, labels, optimizer, scheduler, generator):
     return total_loss / len(images)
 
 
+# --8<-- [start:evaluate]
 @torch.no_grad()
-def evaluate(net, images, labels, batch_size=2000):
+def evaluate(net, images, labels, batch_size=5000):
     """The mean loss and the accuracy (%) on a whole dataset."""
-    net.eval()
-    logits = torch.cat([net(images[i:i + batch_size])
-                        for i in range(0, len(images), batch_size)])
+    net.eval()  # no dropout; batch norm uses its running statistics
+    logits = torch.cat(
+        [
+            net(images[i : i + batch_size])
+            for i in range(0, len(images), batch_size)
+        ]
+    )
     loss = F.cross_entropy(logits, labels).item()
     accuracy = (logits.argmax(dim=1) == labels).float().mean().item() * 100
     return loss, accuracy
-# --8<-- [end:train]
+    # --8<-- [end:evaluate]
+    # --8<-- [end:train]
 
 
 # %%
 # --8<-- [start:main]
 def main():
+    check_writable("rnn_reading.png")  # the figure, saved at the end
     torch.manual_seed(1)  # the initial weights
     shuffler = torch.Generator().manual_seed(1)  # the order of the images
     (train_x, train_y), (test_x, test_y) = load_mnist()
     net = RowReader()
     optimizer = torch.optim.Adam(net.parameters(), lr=PEAK_LR)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=PEAK_LR,
-        total_steps=EPOCHS * math.ceil(len(train_x) / BATCH_SIZE))
+        optimizer,
+        max_lr=PEAK_LR,
+        total_steps=EPOCHS * math.ceil(len(train_x) / BATCH_SIZE),
+    )
     parameters = sum(p.numel() for p in net.parameters())
     print(f"{parameters:,} parameters, {torch.get_num_threads()} threads")
 
     history, train_seconds = [], 0.0
     for epoch in range(1, EPOCHS + 1):
         start = time.perf_counter()  # time the training, not the testing
-        train_loss = train_epoch(net, train_x, train_y, optimizer,
-                                 scheduler, shuffler)
+        train_loss = train_epoch(
+            net, train_x, train_y, optimizer, scheduler, shuffler
+        )
         train_seconds += time.perf_counter() - start
         test_loss, accuracy = evaluate(net, test_x, test_y)
-        history.append({"epoch": epoch, "train_loss": train_loss,
-                        "test_loss": test_loss, "test_accuracy": accuracy,
-                        "train_seconds": train_seconds})
-        print(f"epoch {epoch}/{EPOCHS}  train loss {train_loss:.4f}  "
-              f"test loss {test_loss:.4f}  test accuracy {accuracy:.2f} %  "
-              f"({train_seconds:.1f} s of training so far)")
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "test_loss": test_loss,
+                "test_accuracy": accuracy,
+                "train_seconds": train_seconds,
+            }
+        )
+        print(
+            f"epoch {epoch}/{EPOCHS}  train loss {train_loss:.4f}  "
+            f"test loss {test_loss:.4f}  test accuracy {accuracy:.2f} %  "
+            f"({train_seconds:.1f} s of training so far)"
+        )
     results = {
-        "train_images": len(train_x), "test_images": len(test_x),
-        "threads": torch.get_num_threads(), "parameters": parameters,
-        "history": history, "test_accuracy": history[-1]["test_accuracy"],
+        "train_images": len(train_x),
+        "test_images": len(test_x),
+        "threads": torch.get_num_threads(),
+        "parameters": parameters,
+        "history": history,
+        "test_accuracy": history[-1]["test_accuracy"],
         "train_seconds": train_seconds,
     }
     return net, (test_x, test_y), results
@@ -160,9 +245,9 @@ def accuracy_per_row(net, images, labels, batch_size=2000):
     net.eval()
     correct = torch.zeros(28)
     for i in range(0, len(images), batch_size):
-        logits = net(images[i:i + batch_size], every_step=True)
+        logits = net(images[i : i + batch_size], every_step=True)
         guesses = logits.argmax(dim=2)  # (batch, 28)
-        correct += (guesses == labels[i:i + batch_size, None]).sum(dim=0)
+        correct += (guesses == labels[i : i + batch_size, None]).sum(dim=0)
     return (correct / len(images) * 100).tolist()
 
 
@@ -173,17 +258,32 @@ def plot_reading(net, image, label, per_row, filename="rnn_reading.png"):
     net.eval()
     probabilities = net(image[None], every_step=True).softmax(dim=2)[0]
     fig, (img_ax, prob_ax, acc_ax) = plt.subplots(
-        1, 3, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1.3, 1.6]})
+        1, 3, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1.3, 1.6]}
+    )
     img_ax.imshow(image, cmap="gray_r")
     img_ax.set(title=f"a test digit ({label})", ylabel="row")
-    prob_ax.imshow(probabilities, cmap="Blues", vmin=0, vmax=1,
-                   aspect="auto", extent=(-0.5, 9.5, 28.5, 0.5))
-    prob_ax.set(xticks=range(10), xlabel="digit", ylabel="rows read",
-                title="probability of each digit")
+    prob_ax.imshow(
+        probabilities,
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        aspect="auto",
+        extent=(-0.5, 9.5, 28.5, 0.5),
+    )
+    prob_ax.set(
+        xticks=range(10),
+        xlabel="digit",
+        ylabel="rows read",
+        title="probability of each digit",
+    )
     rows = range(1, 29)
     acc_ax.plot(rows, per_row, "o-", markersize=3, color="C1")
-    acc_ax.set(xlabel="rows read", ylabel="test accuracy (%)",
-               title="accuracy after each row", ylim=(0, 100))
+    acc_ax.set(
+        xlabel="rows read",
+        ylabel="test accuracy (%)",
+        title="accuracy after each row",
+        ylim=(0, 100),
+    )
     acc_ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(filename, dpi=100)

@@ -8,9 +8,11 @@
 
 # %%
 # --8<-- [start:setup]
+import errno
 import math
 import os
 import pathlib
+import tempfile
 
 import matplotlib.pyplot as plt
 import torch
@@ -44,7 +46,7 @@ def attention(query, key, value, causal=False):
         scores = scores.masked_fill(~allowed, float("-inf"))
     weights = scores.softmax(dim=-1)
     return weights @ value, weights
-# --8<-- [end:attention]
+    # --8<-- [end:attention]
 
 
 # %%
@@ -62,10 +64,12 @@ def check_attention():
         assert torch.allclose(ours, theirs, atol=1e-6), causal
         name = "causal" if causal else "full"
         differences[name] = (ours - theirs).abs().max().item()
-        print(f"{name} attention: largest difference from PyTorch "
-              f"{differences[name]:.1e}")
+        print(
+            f"{name} attention: largest difference from PyTorch "
+            f"{differences[name]:.1e}"
+        )
     return differences
-# --8<-- [end:check]
+    # --8<-- [end:check]
 
 
 # %%
@@ -86,8 +90,8 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self.qkv(x).split(dim, dim=2)
         # (batch, length, dim) -> (batch, heads, length, dim // heads):
         # each head attends with its own slice of the numbers.
-        q, k, v = [t.view(batch, length, self.heads, dim // self.heads)
-                   .transpose(1, 2) for t in (q, k, v)]
+        shape = (batch, length, self.heads, dim // self.heads)
+        q, k, v = [t.view(shape).transpose(1, 2) for t in (q, k, v)]
         out, self.weights = attention(q, k, v, causal=True)
         out = out.transpose(1, 2).reshape(batch, length, dim)
         return self.dropout(self.proj(out))
@@ -103,8 +107,11 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(dim, heads, dropout)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(
-            nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim),
-            nn.Dropout(dropout))
+            nn.Linear(dim, 4 * dim),
+            nn.GELU(),
+            nn.Linear(4 * dim, dim),
+            nn.Dropout(dropout),
+        )
 
     def forward(self, x):
         x = x + self.attn(self.norm1(x))
@@ -125,8 +132,9 @@ def sinusoidal_positions(length, dim):
 class GPT(nn.Module):
     """A decoder-only Transformer that predicts the next character."""
 
-    def __init__(self, vocab_size, context=64, dim=64, heads=4, layers=2,
-                 dropout=0.2):
+    def __init__(
+        self, vocab_size, context=64, dim=64, heads=4, layers=2, dropout=0.2
+    ):
         super().__init__()
         self.context = context
         self.embed = nn.Embedding(vocab_size, dim)
@@ -134,12 +142,13 @@ class GPT(nn.Module):
         self.register_buffer("positions", sinusoidal_positions(context, dim))
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            Block(dim, heads, dropout) for _ in range(layers))
+            Block(dim, heads, dropout) for _ in range(layers)
+        )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, vocab_size)  # a score for every character
 
     def forward(self, ids):
-        x = self.embed(ids) + self.positions[:ids.size(1)]
+        x = self.embed(ids) + self.positions[: ids.size(1)]
         x = self.dropout(x)
         for block in self.blocks:
             x = block(x)
@@ -151,12 +160,12 @@ class GPT(nn.Module):
         each drawn from the model's prediction for the next character."""
         self.eval()
         for _ in range(count):
-            logits = self(ids[:, -self.context:])[:, -1] / temperature
+            logits = self(ids[:, -self.context :])[:, -1] / temperature
             probabilities = logits.softmax(dim=-1)
             next_id = torch.multinomial(probabilities, 1, generator=generator)
             ids = torch.cat([ids, next_id], dim=1)
         return ids
-# --8<-- [end:model]
+        # --8<-- [end:model]
 
 
 # %%
@@ -166,12 +175,45 @@ def read_text(name=TEXT_FILE):
     places = [pathlib.Path.cwd(), pathlib.Path.cwd() / "examples" / "ch07"]
     if "__file__" in globals():  # a notebook has no __file__
         places.insert(0, pathlib.Path(__file__).resolve().parent)
-    for place in places:
-        if (place / name).is_file():
-            return (place / name).read_text(encoding="utf-8")
-    raise SystemExit(f"error: {name} was not found beside this program or "
-                     f"in the current folder; copy it from examples/ch07/ "
-                     f"of the book's repository")
+    for path in [place / name for place in places]:
+        if path.is_file():
+            try:
+                return path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise SystemExit(
+                    f"error: {path} is damaged (it is not UTF-8 text); copy "
+                    f"it again from examples/ch07/ of the book's repository"
+                ) from None
+    raise SystemExit(
+        f"error: {name} was not found beside this program or in the current "
+        f"folder; copy it from examples/ch07/ of the book's repository"
+    )
+
+
+# --8<-- [start:errors]
+def check_writable(*paths):
+    """Stop at once, before any training, if a file that the program will
+    write later cannot be written (None stands for a file not asked for)."""
+    for path in paths:
+        if path is None:
+            continue
+        folder = os.path.dirname(path) or "."
+        try:
+            if os.path.isdir(path):
+                raise IsADirectoryError(errno.EISDIR, "it is a folder")
+            if os.path.isfile(folder):
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
+            os.makedirs(folder, exist_ok=True)  # as writing it would
+            with tempfile.TemporaryFile(dir=folder):
+                pass  # the folder takes new files
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "it is read-only")
+        except OSError as error:
+            raise SystemExit(
+                f"error: cannot write {path} ({error.strerror or error}); "
+                f"stopped before doing anything"
+            ) from None
+    # --8<-- [end:errors]
 
 
 class Characters:
@@ -191,10 +233,11 @@ class Characters:
 def random_windows(data, context, batch_size, generator):
     """Random stretches of the text; each target is its input moved on
     by one character: at every position, the next character."""
-    starts = torch.randint(len(data) - context, (batch_size,),
-                           generator=generator)
-    inputs = torch.stack([data[s:s + context] for s in starts])
-    targets = torch.stack([data[s + 1:s + context + 1] for s in starts])
+    starts = torch.randint(
+        len(data) - context, (batch_size,), generator=generator
+    )
+    inputs = torch.stack([data[s : s + context] for s in starts])
+    targets = torch.stack([data[s + 1 : s + context + 1] for s in starts])
     return inputs, targets
 
 
@@ -204,13 +247,22 @@ def mean_loss(model, inputs, targets):
     model.eval()
     logits = model(inputs)
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten()).item()
-# --8<-- [end:data]
+    # --8<-- [end:data]
 
 
 # %%
 # --8<-- [start:train]
-def train(model, train_data, val_data, chars, steps=STEPS, batch_size=32,
-          lr=3e-3, seed=1, prompt="The "):
+def train(
+    model,
+    train_data,
+    val_data,
+    chars,
+    steps=STEPS,
+    batch_size=32,
+    lr=3e-3,
+    seed=1,
+    prompt="The ",
+):
     """AdamW on random windows; losses every EVAL_EVERY steps, and a
     sample of text at each step of SAMPLE_AT."""
     batches = torch.Generator().manual_seed(seed)
@@ -218,20 +270,25 @@ def train(model, train_data, val_data, chars, steps=STEPS, batch_size=32,
     # Fixed evaluation windows: windows of the validation text starting
     # every 16 characters, and as many random windows of the training
     # text, so that the two losses compare.
-    val_windows = [val_data[:-1].unfold(0, model.context, 16),
-                   val_data[1:].unfold(0, model.context, 16)]
-    train_windows = random_windows(train_data, model.context,
-                                   len(val_windows[0]), batches)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
-                                  weight_decay=0.1)
+    val_windows = [
+        val_data[:-1].unfold(0, model.context, 16),
+        val_data[1:].unfold(0, model.context, 16),
+    ]
+    train_windows = random_windows(
+        train_data, model.context, len(val_windows[0]), batches
+    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, steps)
     history, samples = [], []
     for step in range(steps + 1):
         if step % EVAL_EVERY == 0 or step == steps:
-            history.append({
-                "step": step,
-                "train_loss": mean_loss(model, *train_windows),
-                "val_loss": mean_loss(model, *val_windows)})
+            history.append(
+                {
+                    "step": step,
+                    "train_loss": mean_loss(model, *train_windows),
+                    "val_loss": mean_loss(model, *val_windows),
+                }
+            )
         if step in SAMPLE_AT:
             start = chars.encode(prompt).unsqueeze(0)
             text = chars.decode(model.generate(start, 240, sampler)[0])
@@ -239,8 +296,9 @@ def train(model, train_data, val_data, chars, steps=STEPS, batch_size=32,
         if step == steps:
             break
         model.train()
-        inputs, targets = random_windows(train_data, model.context,
-                                         batch_size, batches)
+        inputs, targets = random_windows(
+            train_data, model.context, batch_size, batches
+        )
         logits = model(inputs)
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
         optimizer.zero_grad(set_to_none=True)
@@ -248,7 +306,7 @@ def train(model, train_data, val_data, chars, steps=STEPS, batch_size=32,
         optimizer.step()
         schedule.step()
     return history, samples
-# --8<-- [end:train]
+    # --8<-- [end:train]
 
 
 # %%
@@ -256,12 +314,24 @@ def train(model, train_data, val_data, chars, steps=STEPS, batch_size=32,
 def plot_losses(history, unigram_loss):
     steps = [row["step"] for row in history]
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, [row["train_loss"] for row in history],
-            color="tab:blue", label="training text")
-    ax.plot(steps, [row["val_loss"] for row in history],
-            color="tab:orange", label="validation text (last 10 %)")
-    ax.axhline(unigram_loss, color="grey", linestyle="--",
-               label="character frequencies alone")
+    ax.plot(
+        steps,
+        [row["train_loss"] for row in history],
+        color="tab:blue",
+        label="training text",
+    )
+    ax.plot(
+        steps,
+        [row["val_loss"] for row in history],
+        color="tab:orange",
+        label="validation text (last 10 %)",
+    )
+    ax.axhline(
+        unigram_loss,
+        color="grey",
+        linestyle="--",
+        label="character frequencies alone",
+    )
     ax.set_xlabel("training step")
     ax.set_ylabel("loss (nats per character)")
     ax.legend()
@@ -283,17 +353,20 @@ def plot_attention(model, chars, text, layer=-1, head=0):
     ax.set_yticks(range(len(text)), labels, fontsize=8)
     ax.set_xlabel("attends to (key)")
     ax.set_ylabel("character being read (query)")
-    ax.set_title(f"layer {len(model.blocks) + layer if layer < 0 else layer}"
-                 f", head {head}")
+    ax.set_title(
+        f"layer {len(model.blocks) + layer if layer < 0 else layer}"
+        f", head {head}"
+    )
     fig.tight_layout()
     fig.savefig("transformer_attention.png", dpi=100)
     return fig
-# --8<-- [end:plots]
+    # --8<-- [end:plots]
 
 
 # %%
 # --8<-- [start:main]
 def main():
+    check_writable("transformer_loss.png", "transformer_attention.png")
     differences = check_attention()
     torch.manual_seed(1)  # the initial weights and dropout
     text = read_text()
@@ -301,8 +374,10 @@ def main():
     data = chars.encode(text)
     split = int(0.9 * len(data))  # first 90 % to train, last 10 % to test
     train_data, val_data = data[:split], data[split:]
-    print(f"{len(text):,} characters, {len(chars.alphabet)} distinct: "
-          f"{split:,} to train on, {len(val_data):,} to validate")
+    print(
+        f"{len(text):,} characters, {len(chars.alphabet)} distinct: "
+        f"{split:,} to train on, {len(val_data):,} to validate"
+    )
 
     model = GPT(len(chars.alphabet))
     parameters = sum(p.numel() for p in model.parameters())
@@ -314,18 +389,24 @@ def main():
     unigram_loss = -(counts / counts.sum()).log()[val_data].mean().item()
 
     history, samples = train(model, train_data, val_data, chars)
-    for row in history[::len(history) // 5]:  # a few of the evaluations
-        print(f"step {row['step']:5d}  train loss {row['train_loss']:.3f}  "
-              f"val loss {row['val_loss']:.3f}  "
-              f"val perplexity {math.exp(row['val_loss']):.2f}")
+    for row in history[:: len(history) // 5]:  # a few of the evaluations
+        print(
+            f"step {row['step']:5d}  train loss {row['train_loss']:.3f}  "
+            f"val loss {row['val_loss']:.3f}  "
+            f"val perplexity {math.exp(row['val_loss']):.2f}"
+        )
     best = min(history, key=lambda row: row["val_loss"])
     plot_losses(history, unigram_loss)
     plot_attention(model, chars, "neural networks using PyTorch")
     return {
         "attention_differences": differences,
-        "characters": len(text), "alphabet": len(chars.alphabet),
-        "train_characters": split, "val_characters": len(val_data),
-        "parameters": parameters, "steps": STEPS, "history": history,
+        "characters": len(text),
+        "alphabet": len(chars.alphabet),
+        "train_characters": split,
+        "val_characters": len(val_data),
+        "parameters": parameters,
+        "steps": STEPS,
+        "history": history,
         "samples": samples,
         "val_loss": history[-1]["val_loss"],
         "val_perplexity": math.exp(history[-1]["val_loss"]),
