@@ -35,11 +35,28 @@ def key(processes, threads):
 
 def run(workdir, processes, threads):
     """One training run; its history, as rank 0 wrote it."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(threads),
-           "MKL_NUM_THREADS": str(threads)}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node", str(processes), "-m", "examples.ch07.distributed",
-               "--data-dir", "data", "--checkpoint", "run.pt", "--metrics-out", "metrics.jsonl"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        str(processes),
+        "-m",
+        "examples.ch07.distributed",
+        "--data-dir",
+        "data",
+        "--checkpoint",
+        "run.pt",
+        "--metrics-out",
+        "metrics.jsonl",
+    ]
     result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"error: {' '.join(command)} failed:\n{result.stderr[-2000:]}")
@@ -49,7 +66,9 @@ def run(workdir, processes, threads):
 def allreduce_worker(repeats=200):
     """Run by torchrun: time the all-reduce DDP does every step, alone (rank 0 prints)."""
     import time
+
     import torch.distributed as dist
+
     dist.init_process_group("gloo")
     parameters = 784 * 512 + 512 + 512 * 10 + 10  # the network's: one gradient each
     gradients = torch.randn(parameters)
@@ -61,15 +80,26 @@ def allreduce_worker(repeats=200):
         dist.all_reduce(gradients)
     seconds = (time.perf_counter() - start) / repeats
     if dist.get_rank() == 0:
-        print(json.dumps({"parameters": parameters, "megabytes": parameters * 4 / 1e6,
-                          "seconds": seconds}))
+        print(
+            json.dumps(
+                {"parameters": parameters, "megabytes": parameters * 4 / 1e6, "seconds": seconds}
+            )
+        )
     dist.destroy_process_group()
 
 
 def allreduce_time():
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-               "2", str(pathlib.Path(__file__).resolve()), "--allreduce-worker"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(pathlib.Path(__file__).resolve()),
+        "--allreduce-worker",
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"error: the all-reduce timing failed:\n{result.stderr[-2000:]}")
@@ -79,10 +109,13 @@ def allreduce_time():
 def summarise(runs, images):
     seconds = [history[-1]["train_seconds"] for history in runs]
     epochs = len(runs[0])
-    return {"train_seconds": statistics.median(seconds),
-            "images_per_second": statistics.median(images * epochs / s for s in seconds),
-            "test_accuracy": statistics.median(history[-1]["test_accuracy"] for history in runs),
-            "epochs": epochs, "runs": runs}
+    return {
+        "train_seconds": statistics.median(seconds),
+        "images_per_second": statistics.median(images * epochs / s for s in seconds),
+        "test_accuracy": statistics.median(history[-1]["test_accuracy"] for history in runs),
+        "epochs": epochs,
+        "runs": runs,
+    }
 
 
 def machine():
@@ -94,44 +127,62 @@ def machine():
                 break
     except OSError:
         pass
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
-            "torch": torch.__version__, "date": datetime.date.today().isoformat()}
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "date": datetime.date.today().isoformat(),
+    }
 
 
 def table(report):
     m = report["machine"]
     base = report[key(1, 2)]["images_per_second"]
-    lines = ["| processes × threads each | training time (3 epochs) | images per second "
-             "| relative to 1 × 2 | final test accuracy |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| processes × threads each | training time (3 epochs) | images per second "
+        "| relative to 1 × 2 | final test accuracy |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     for processes, threads in SETUPS:
         r = report[key(processes, threads)]
-        lines.append(f"| {processes} × {threads} | {r['train_seconds']:.2f} s | "
-                     f"{r['images_per_second']:,.0f} | {r['images_per_second'] / base:.2f} × | "
-                     f"{r['test_accuracy']:.2f} % |")
-    lines += ["", f"Medians of {report['repeats']} runs of each setup, alternating, on {m['cpu']} "
-              f"({m['cores']} cores), Python {m['python']}, PyTorch {m['torch']}, {m['date']}. "
-              f"Global batch 256 in every setup; training time is rank 0's, without start-up "
-              f"and data loading. With 2 processes, the all-reduce of the "
-              f"{report['allreduce']['parameters']:,} gradients "
-              f"({report['allreduce']['megabytes']:.1f} MB) that DDP does at every step took "
-              f"{report['allreduce']['seconds'] * 1e3:.2f} ms when timed alone: "
-              f"{report['allreduce']['seconds_per_epoch']:.2f} s per epoch of "
-              f"{report['allreduce']['steps_per_epoch']} steps."]
+        lines.append(
+            f"| {processes} × {threads} | {r['train_seconds']:.2f} s | "
+            f"{r['images_per_second']:,.0f} | {r['images_per_second'] / base:.2f} × | "
+            f"{r['test_accuracy']:.2f} % |"
+        )
+    lines += [
+        "",
+        f"Medians of {report['repeats']} runs of each setup, alternating, on {m['cpu']} "
+        f"({m['cores']} cores), Python {m['python']}, PyTorch {m['torch']}, {m['date']}. "
+        f"Global batch 256 in every setup; training time is rank 0's, without start-up "
+        f"and data loading. With 2 processes, the all-reduce of the "
+        f"{report['allreduce']['parameters']:,} gradients "
+        f"({report['allreduce']['megabytes']:.1f} MB) that DDP does at every step took "
+        f"{report['allreduce']['seconds'] * 1e3:.2f} ms when timed alone: "
+        f"{report['allreduce']['seconds_per_epoch']:.2f} s per epoch of "
+        f"{report['allreduce']['steps_per_epoch']} steps.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", type=pathlib.Path, default=pathlib.Path("data"),
-                        help="folder holding MNIST/raw/ (default: ./data)")
+    parser.add_argument(
+        "--data-root",
+        type=pathlib.Path,
+        default=pathlib.Path("data"),
+        help="folder holding MNIST/raw/ (default: ./data)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--allreduce-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.allreduce_worker:
         return allreduce_worker()
     if not (args.data_root / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
-        parser.error(f"no MNIST in {args.data_root}/MNIST/raw (the benchmark needs the full data set)")
+        parser.error(
+            f"no MNIST in {args.data_root}/MNIST/raw (the benchmark needs the full data set)"
+        )
 
     runs = {key(*setup): [] for setup in SETUPS}
     with tempfile.TemporaryDirectory() as scratch:
@@ -142,20 +193,28 @@ def main():
                 (workdir / "data").symlink_to(args.data_root.resolve(), target_is_directory=True)
                 history = run(workdir, processes, threads)
                 runs[key(processes, threads)].append(history)
-                print(f"{processes} process(es) x {threads} thread(s), run {i + 1}: "
-                      f"{history[-1]['train_seconds']:.2f} s, "
-                      f"{history[-1]['test_accuracy']:.2f} %", flush=True)
+                print(
+                    f"{processes} process(es) x {threads} thread(s), run {i + 1}: "
+                    f"{history[-1]['train_seconds']:.2f} s, "
+                    f"{history[-1]['test_accuracy']:.2f} %",
+                    flush=True,
+                )
     report = {"machine": machine(), "repeats": args.repeats, "train_images": 60_000}
     for name, histories in runs.items():
         report[name] = summarise(histories, report["train_images"])
     allreduce = allreduce_time()
     steps = -(-report["train_images"] // 256)  # per epoch, at the global batch of 256
-    report["allreduce"] = {**allreduce, "steps_per_epoch": steps,
-                           "seconds_per_epoch": allreduce["seconds"] * steps}
-    report["speedup_2x1_over_1x2"] = (report[key(2, 1)]["images_per_second"]
-                                      / report[key(1, 2)]["images_per_second"])
-    report["speedup_2x1_over_1x1"] = (report[key(2, 1)]["images_per_second"]
-                                      / report[key(1, 1)]["images_per_second"])
+    report["allreduce"] = {
+        **allreduce,
+        "steps_per_epoch": steps,
+        "seconds_per_epoch": allreduce["seconds"] * steps,
+    }
+    report["speedup_2x1_over_1x2"] = (
+        report[key(2, 1)]["images_per_second"] / report[key(1, 2)]["images_per_second"]
+    )
+    report["speedup_2x1_over_1x1"] = (
+        report[key(2, 1)]["images_per_second"] / report[key(1, 1)]["images_per_second"]
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "distributed_speed.json").write_text(json.dumps(report, indent=1) + "\n")
     (RESULTS / "distributed_speed.md").write_text(table(report))

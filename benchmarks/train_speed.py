@@ -45,10 +45,16 @@ print(json.dumps(results["history"]))
 
 def run(command, workdir, threads):
     """Run a program in workdir; its stdout and its peak resident memory (MB)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(threads),
-           "MKL_NUM_THREADS": str(threads)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+    }
     with open(workdir / "stdout.txt", "w+") as out:
-        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, cwd=workdir, env=env, stdout=out, stderr=subprocess.DEVNULL
+        )
         _, status, usage = os.wait4(process.pid, 0)  # the rusage of this child alone
         out.seek(0)
         stdout = out.read()
@@ -63,27 +69,47 @@ def manuscript_run(workdir, threads):
 
 
 def fast_run(workdir, threads):
-    _, rss = run([sys.executable, "-m", "examples.ch07.train", "--data-dir", "data",
-                  "--checkpoint", "run.pt", "--metrics-out", "metrics.jsonl"], workdir, threads)
+    _, rss = run(
+        [
+            sys.executable,
+            "-m",
+            "examples.ch07.train",
+            "--data-dir",
+            "data",
+            "--checkpoint",
+            "run.pt",
+            "--metrics-out",
+            "metrics.jsonl",
+        ],
+        workdir,
+        threads,
+    )
     return [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()], rss
 
 
 def gemm_floor(batch_size, threads, repeats=5):
     """Seconds per epoch that the model's matrix multiplies alone take at this batch size."""
     torch.set_num_threads(threads)
-    x, h, g = torch.randn(batch_size, 784), torch.randn(batch_size, 512), torch.randn(batch_size, 10)
+    x, h, g = (
+        torch.randn(batch_size, 784),
+        torch.randn(batch_size, 512),
+        torch.randn(batch_size, 10),
+    )
     w1, w2 = torch.randn(512, 784), torch.randn(10, 512)
     steps = math.ceil(TRAIN_IMAGES / batch_size)
     timings = []
     for _ in range(repeats + 1):  # the first pass warms up and is dropped
         start = time.perf_counter()
         for _ in range(steps):
-            x @ w1.T, h @ w2.T            # forward
-            g.T @ h, g @ w2, (h.T @ x)    # gradients of W2, of the hidden layer, of W1
+            x @ w1.T, h @ w2.T  # forward
+            g.T @ h, g @ w2, (h.T @ x)  # gradients of W2, of the hidden layer, of W1
         timings.append(time.perf_counter() - start)
     seconds = statistics.median(timings[1:])
-    return {"batch_size": batch_size, "seconds_per_epoch": seconds,
-            "gflops": FLOPS_PER_IMAGE * steps * batch_size / seconds / 1e9}
+    return {
+        "batch_size": batch_size,
+        "seconds_per_epoch": seconds,
+        "gflops": FLOPS_PER_IMAGE * steps * batch_size / seconds / 1e9,
+    }
 
 
 def per_epoch(history):
@@ -124,65 +150,109 @@ def machine(threads):
                 break
     except OSError:
         pass
-    return {"cpu": model, "cores": os.cpu_count(), "threads": threads, "python": platform.python_version(),
-            "torch": torch.__version__, "date": datetime.date.today().isoformat()}
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "threads": threads,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "date": datetime.date.today().isoformat(),
+    }
 
 
 def table(report):
     m, s, f = report["machine"], report["manuscript"], report["fast"]
+
     def to98(p):
-        return f"{p['seconds_to_98']:.1f} s" if p["seconds_to_98"] else f"not reached in {p['epochs']} epochs"
+        return (
+            f"{p['seconds_to_98']:.1f} s"
+            if p["seconds_to_98"]
+            else f"not reached in {p['epochs']} epochs"
+        )
+
     rows = [
         ("batch size", s["batch_size"], f["batch_size"]),
         ("epochs", s["epochs"], f["epochs"]),
-        ("seconds per epoch (median)", f"{s['seconds_per_epoch']:.2f}", f"{f['seconds_per_epoch']:.2f}"),
+        (
+            "seconds per epoch (median)",
+            f"{s['seconds_per_epoch']:.2f}",
+            f"{f['seconds_per_epoch']:.2f}",
+        ),
         ("training time to 98 % test accuracy", to98(s), to98(f)),
         ("total training time", f"{s['train_seconds']:.1f} s", f"{f['train_seconds']:.1f} s"),
         ("final test accuracy", f"{s['test_accuracy']:.2f} %", f"{f['test_accuracy']:.2f} %"),
         ("peak resident memory", f"{s['peak_rss_mb']:.0f} MB", f"{f['peak_rss_mb']:.0f} MB"),
-        ("compute floor per epoch (matrix multiplies alone)",
-         f"{s['floor_seconds_per_epoch']:.2f} s", f"{f['floor_seconds_per_epoch']:.2f} s"),
+        (
+            "compute floor per epoch (matrix multiplies alone)",
+            f"{s['floor_seconds_per_epoch']:.2f} s",
+            f"{f['floor_seconds_per_epoch']:.2f} s",
+        ),
         ("time per epoch ÷ floor", f"{s['times_floor']:.1f} ×", f"{f['times_floor']:.1f} ×"),
     ]
     lines = ["| | the manuscript's program | `examples/ch07/train.py` |", "| --- | ---: | ---: |"]
     lines += [f"| {name} | {a} | {b} |" for name, a, b in rows]
-    lines += ["", f"Medians of {report['repeats']} runs of each program, alternating, on {m['cpu']} "
-              f"({m['cores']} cores, {m['threads']} threads pinned), Python {m['python']}, PyTorch {m['torch']}, "
-              f"{m['date']}. Per epoch the fast program is **{report['speedup_per_epoch']:.1f} ×** faster; "
-              f"it reaches 98 % after **{f['seconds_to_98']:.1f} s** of training, "
-              f"**{report['speedup_to_accuracy']:.0f} ×** less than the manuscript's program spends on its "
-              f"{s['epochs']} epochs, which end at {s['test_accuracy']:.2f} %. "
-              f"The model's matrix multiplies ran at {report['gemm'][0]['gflops']:.0f} GFLOP/s at batch size "
-              f"{report['gemm'][0]['batch_size']} and {report['gemm'][1]['gflops']:.0f} GFLOP/s at "
-              f"{report['gemm'][1]['batch_size']}."]
+    lines += [
+        "",
+        f"Medians of {report['repeats']} runs of each program, alternating, on {m['cpu']} "
+        f"({m['cores']} cores, {m['threads']} threads pinned), Python {m['python']}, "
+        f"PyTorch {m['torch']}, {m['date']}. Per epoch the fast program is "
+        f"**{report['speedup_per_epoch']:.1f} ×** faster; "
+        f"it reaches 98 % after **{f['seconds_to_98']:.1f} s** of training, "
+        f"**{report['speedup_to_accuracy']:.0f} ×** less than the manuscript's program spends "
+        f"on its {s['epochs']} epochs, which end at {s['test_accuracy']:.2f} %. "
+        f"The model's matrix multiplies ran at {report['gemm'][0]['gflops']:.0f} GFLOP/s at "
+        f"batch size {report['gemm'][0]['batch_size']} and "
+        f"{report['gemm'][1]['gflops']:.0f} GFLOP/s at {report['gemm'][1]['batch_size']}.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", type=pathlib.Path, default=pathlib.Path("data"),
-                        help="folder holding MNIST/raw/ (default: ./data)")
+    parser.add_argument(
+        "--data-root",
+        type=pathlib.Path,
+        default=pathlib.Path("data"),
+        help="folder holding MNIST/raw/ (default: ./data)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if not (args.data_root / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
-        parser.error(f"no MNIST in {args.data_root}/MNIST/raw (the benchmark needs the full data set)")
+        parser.error(
+            f"no MNIST in {args.data_root}/MNIST/raw (the benchmark needs the full data set)"
+        )
 
     manuscript, fast = [], []
     with tempfile.TemporaryDirectory() as scratch:
         for i in range(args.repeats):
-            for name, runner, runs in (("manuscript", manuscript_run, manuscript), ("fast", fast_run, fast)):
+            for name, runner, runs in (
+                ("manuscript", manuscript_run, manuscript),
+                ("fast", fast_run, fast),
+            ):
                 workdir = pathlib.Path(scratch) / f"{name}{i}"
                 workdir.mkdir()
                 (workdir / "data").symlink_to(args.data_root.resolve(), target_is_directory=True)
                 runs.append(runner(workdir, args.threads))
-                print(f"{name} run {i + 1}: {runs[-1][0][-1]['test_accuracy']:.2f} % after "
-                      f"{runs[-1][0][-1]['train_seconds']:.1f} s of training", flush=True)
+                print(
+                    f"{name} run {i + 1}: {runs[-1][0][-1]['test_accuracy']:.2f} % after "
+                    f"{runs[-1][0][-1]['train_seconds']:.1f} s of training",
+                    flush=True,
+                )
     gemm = [gemm_floor(64, args.threads), gemm_floor(256, args.threads)]
-    report = {"machine": machine(args.threads), "repeats": args.repeats, "gemm": gemm,
-              "manuscript": summarise(manuscript, 64, gemm[0]), "fast": summarise(fast, 256, gemm[1])}
-    report["speedup_per_epoch"] = report["manuscript"]["seconds_per_epoch"] / report["fast"]["seconds_per_epoch"]
-    report["speedup_to_accuracy"] = report["manuscript"]["train_seconds"] / report["fast"]["seconds_to_98"]
+    report = {
+        "machine": machine(args.threads),
+        "repeats": args.repeats,
+        "gemm": gemm,
+        "manuscript": summarise(manuscript, 64, gemm[0]),
+        "fast": summarise(fast, 256, gemm[1]),
+    }
+    report["speedup_per_epoch"] = (
+        report["manuscript"]["seconds_per_epoch"] / report["fast"]["seconds_per_epoch"]
+    )
+    report["speedup_to_accuracy"] = (
+        report["manuscript"]["train_seconds"] / report["fast"]["seconds_to_98"]
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "train_speed.json").write_text(json.dumps(report, indent=1) + "\n")
     (RESULTS / "train_speed.md").write_text(table(report))

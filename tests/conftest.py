@@ -1,47 +1,145 @@
+"""What every test shares: one run of each example, the built site, and how the suite is split.
+
+Each example is run twice per test session, never more: once as a module
+(`python -m examples.ch07.<name>`) and once as a notebook (cell by cell, with nbclient, as
+`python -m examples.record` does). The notebook run hands its `results` dictionary, its
+printed output and the files it wrote to every test that checks a claim, and a page whose
+code is the example's (or the beginning of it) is proven by the module run instead of being
+run again. See README.md, "Testing".
+
+The suite runs on two pytest-xdist workers (pyproject.toml). The tests of one example form
+one group, run by one worker, so that its two runs happen once; the tests that need the
+built site form another. Each worker, and every process it starts, uses one thread, so the
+two never fight over the machine's two cores.
+"""
+
+import dataclasses
 import os
 import pathlib
 import subprocess
 import sys
 
+import filelock
 import pytest
 
 # Examples whose training does not shrink with the data (a language model on a fixed text,
 # say) read this to train for fewer steps; every process the tests start inherits it.
 # MNIST examples need no such switch: the tests' subset makes them short.
 os.environ["BOOK_QUICK_RUN"] = "1"
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    # One thread per worker and per process it starts: two workers share two cores. The
+    # tests' figures are thresholds with room for any thread count.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
 
-from examples.record import example_files
-from tests.helpers import REPO, describe, reader_folder, run_python
+from examples import record  # noqa: E402
+from tests.helpers import REPO, describe, reader_folder, run_python  # noqa: E402
 
 # Every example of every chapter: examples/ch*/*.py (examples/record.py is the book's tool).
-EXAMPLES = example_files()
+EXAMPLES = record.example_files()
+
+
+def example_name(path: pathlib.Path) -> str:
+    """examples/ch07/cnn.py -> 'ch07/cnn': the example's name in groups, runs and test ids."""
+    return f"{path.parent.name}/{path.stem}"
 
 
 def module_name(path: pathlib.Path) -> str:
     return ".".join(path.relative_to(REPO).with_suffix("").parts)
 
 
+def by_example(name: str, *values):
+    """A pytest.param for `name`'s tests: grouped with the example's other tests, and slow."""
+    return pytest.param(*values, id=name, marks=[pytest.mark.xdist_group(name), pytest.mark.slow])
+
+
+@dataclasses.dataclass
+class NotebookRun:
+    """One run of an example as a notebook, on the tests' MNIST subset."""
+
+    results: dict  # the example's `results`, as JSON would give them back
+    stdout: str  # what its cells printed
+    folder: pathlib.Path  # where it ran: the files it wrote are there
+    notebook: object  # the executed notebook (nbformat)
+
+
 @pytest.fixture(scope="session")
-def example_run(tmp_path_factory):
-    """Run an example once per test session (`python -m examples...` in a reader's folder
-    holding the MNIST subset) and hand the same result to every test that asks for it."""
-    results = {}
+def module_run(tmp_path_factory):
+    """`python -m examples.<...>` in a reader's folder, once per example and session."""
+    runs = {}
 
-    def run_example(module: str):
-        if module not in results:
+    def run(module: str) -> subprocess.CompletedProcess:
+        if module not in runs:
             folder = reader_folder(tmp_path_factory.mktemp(module.replace(".", "_")))
-            results[module] = run_python(["-m", module], cwd=folder)
-        return results[module]
+            runs[module] = run_python(["-m", module], cwd=folder)
+        return runs[module]
 
-    return run_example
+    return run
+
+
+@pytest.fixture(scope="session")
+def notebook_run(tmp_path_factory):
+    """The example executed as a notebook in a reader's folder, once per example and
+    session; a cell's error fails every test that asks for the run."""
+    runs = {}
+
+    def run(name: str) -> NotebookRun:
+        if name not in runs:
+            example = REPO / "examples" / f"{name}.py"
+            folder = reader_folder(tmp_path_factory.mktemp(name.replace("/", "_") + "_notebook"))
+            try:
+                notebook, facts = record.execute(example, folder)
+            except Exception as error:  # the cell's error and traceback, once per test
+                runs[name] = error
+            else:
+                runs[name] = NotebookRun(facts["results"], facts["stdout"], folder, notebook)
+        if isinstance(runs[name], Exception):
+            pytest.fail(f"{name} failed as a notebook:\n{runs[name]}", pytrace=False)
+        return runs[name]
+
+    return run
 
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory):
-    """The book built once with `mkdocs build --strict`: the folder, or the failed build."""
-    site = tmp_path_factory.mktemp("site")
+    """The book built once with `mkdocs build --strict`: the folder, or the failed build.
+    Both workers share one build: the first to ask builds it while the other waits."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # no workers: this process is the only one
+        return build_site(tmp_path_factory.mktemp("site"))
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker
+    with filelock.FileLock(shared / "site.lock"):
+        if not (shared / "site" / "index.html").is_file():
+            build_site(shared / "site")
+    return shared / "site"
+
+
+def build_site(site: pathlib.Path) -> pathlib.Path:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, describe(result)
     return site
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Group and mark the tests that the parametrizations above do not: a chapter's claim
+    tests (tests/ch07/test_<example>.py) go with their example's runs, tests that ask for a
+    run are slow."""
+    names = {example_name(p) for p in EXAMPLES}
+    for item in items:
+        chapter_test = f"{item.path.parent.name}/{item.path.stem.removeprefix('test_')}"
+        if chapter_test in names and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(chapter_test))
+        if {"module_run", "notebook_run"} & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+    # The examples' groups first, each a long unit of work; then the pages in a browser, one
+    # page a test, the whole chapter's print page first; then the short tests. Either worker
+    # takes the next unit as it is free, so the short ones fill what the long ones leave.
+    def order(item):
+        grouped = item.get_closest_marker("xdist_group") is not None
+        browser = item.path.name == "test_browser.py"
+        return (not grouped, not browser, "print_page" not in item.name)
+
+    items.sort(key=order)

@@ -1,17 +1,30 @@
 """What the tests share: where things are, a reader's working folder, and running Python."""
 
+import functools
+import io
 import os
 import pathlib
 import shutil
 import subprocess
 import sys
 
+import markdown
+import pytest_codeblocks
+from mkdocs.config import load_config
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 MNIST_SUBSET = REPO / "tests" / "data" / "MNIST" / "raw"
+PAGES = sorted((REPO / "docs").rglob("*.md"))
+PYTHON = {"python", "py", "python3"}
+SHELL = {"bash", "sh", "shell", "console"}
 # Where nothing listens: every download attempt fails at once instead of reaching the
 # internet, so no test ever downloads, on any machine.
-NO_NETWORK = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
-              "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+NO_NETWORK = {
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+}
 
 
 def reader_folder(path: pathlib.Path, with_data: bool = True) -> pathlib.Path:
@@ -28,17 +41,84 @@ def reader_folder(path: pathlib.Path, with_data: bool = True) -> pathlib.Path:
 
 def run(args: list[str], cwd: pathlib.Path, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run a command as a reader would, with the repository importable and no network."""
-    env = {**os.environ, **NO_NETWORK, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg",
-           # The commands a page shows (python, torchrun) are those of this Python's
-           # environment, as in an activated virtual environment.
-           "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
+    env = {
+        **os.environ,
+        **NO_NETWORK,
+        "PYTHONPATH": str(REPO),
+        "MPLBACKEND": "Agg",
+        # The commands a page shows (python, torchrun) are those of this Python's
+        # environment, as in an activated virtual environment.
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
+    }
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def run_python(args: list[str], cwd: pathlib.Path, timeout: float = 900) -> subprocess.CompletedProcess:
+def run_python(
+    args: list[str], cwd: pathlib.Path, timeout: float = 900
+) -> subprocess.CompletedProcess:
     return run([sys.executable, *args], cwd=cwd, timeout=timeout)
 
 
 def describe(result: subprocess.CompletedProcess) -> str:
     """The end of a run's output, for an assertion message."""
-    return f"exit {result.returncode}\n--- stdout ---\n{result.stdout[-3000:]}\n--- stderr ---\n{result.stderr[-3000:]}"
+    out, err = result.stdout[-3000:], result.stderr[-3000:]
+    return f"exit {result.returncode}\n--- stdout ---\n{out}\n--- stderr ---\n{err}"
+
+
+@functools.cache
+def snippets_config() -> dict:
+    config = load_config(str(REPO / "mkdocs.yml"))
+    options = dict(config["mdx_configs"]["pymdownx.snippets"])
+    # base_path is relative to the folder mkdocs runs in: the repository's root.
+    options["base_path"] = [str(REPO / p) for p in options.get("base_path", ["."])]
+    return options
+
+
+@functools.cache
+def expanded(page: pathlib.Path) -> str:
+    """The page's Markdown with every snippet included, as MkDocs renders it."""
+    md = markdown.Markdown(
+        extensions=["pymdownx.snippets"],
+        extension_configs={"pymdownx.snippets": snippets_config()},
+    )
+    lines = page.read_text(encoding="utf-8").split("\n")
+    return "\n".join(md.preprocessors["snippet"].run(lines))
+
+
+def language(block) -> str:
+    words = block.syntax.strip().split()
+    return words[0].lstrip("{.").lower() if words else ""
+
+
+def fences(text: str):
+    """Each backtick-fenced block of a Markdown text: (language, its lines' range)."""
+    start = None
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        if line.lstrip().startswith("```"):
+            if start is None:
+                start, info = number, line.strip().removeprefix("```").split()
+            else:
+                yield (info[0].lstrip("{.").lower() if info else ""), (start, number)
+                start = None
+
+
+def page_blocks(page: pathlib.Path, languages: set[str]) -> list:
+    """The page's code blocks in `languages` as the reader sees them, each joined to the
+    blocks that continue it (`<!--pytest-codeblocks:cont-->`), by pytest-codeblocks.
+
+    Its extractor joins a continued block to the block before it whatever that block's
+    language, so a program shown in parts around a command or its printed output would lose
+    its later parts to them. So the blocks in other languages are hidden from it (fenced with
+    tildes, which it does not read), with the pytest comments that precede them."""
+    lines = expanded(page).split("\n")
+    after_previous = 0
+    for kind, (start, end) in fences("\n".join(lines)):
+        if kind not in languages:
+            for number in (start, end):
+                lines[number] = lines[number].replace("```", "~~~", 1)
+            for number in range(after_previous, start):
+                if lines[number].strip().startswith(("<!--pytest", "<!-- pytest")):
+                    lines[number] = ""
+        after_previous = end + 1
+    return list(pytest_codeblocks.extract_from_buffer(io.StringIO("\n".join(lines))))

@@ -2,57 +2,88 @@
 
 A page's Markdown holds `--8<--` snippet lines, not code. The reader sees them expanded, so the
 tests expand each page with pymdownx.snippets itself, configured exactly as in mkdocs.yml, and
-hand the result to pytest-codeblocks' extractor. Each Python block is saved to a file and run
-with `python`, as a reader who pressed the copy button would; each shell block runs in a copy
-of the repository. Both run in a folder whose ./data holds the tests' MNIST subset.
+hand the result to pytest-codeblocks' extractor, which joins a block to the ones that continue
+it (`<!--pytest-codeblocks:cont-->`) into one program.
+
+A program is proven to run in one of two ways, never both:
+- when its statements are the example's own, in the same order (the whole file, or its
+  beginning: the page leaves out the notebook's plotting cells, say), the example's module
+  run proves it: the same statements ran, in the same order, before anything else did. The
+  test compares the two programs' syntax trees, which ignore only comments and layout;
+- otherwise it is saved to a file and run with `python`, as a reader who pressed the copy
+  button would.
+A shell block runs in a copy of the repository; a line of it that is exactly an example's
+`python -m examples.<...>` is that example's module run. Everything runs in a folder whose
+./data holds the tests' MNIST subset.
 """
 
-import functools
-import io
+import ast
 import pathlib
+import re
 import shutil
 
-import markdown
 import pytest
-import pytest_codeblocks
-from mkdocs.config import load_config
 
-from tests.helpers import REPO, describe, reader_folder, run, run_python
+from tests.conftest import EXAMPLES, module_name
+from tests.helpers import (
+    PAGES,
+    PYTHON,
+    REPO,
+    SHELL,
+    describe,
+    expanded,
+    fences,
+    language,
+    page_blocks,
+    reader_folder,
+    run,
+    run_python,
+)
 
-PAGES = sorted((REPO / "docs").rglob("*.md"))
-PYTHON = {"python", "py", "python3"}
-SHELL = {"bash", "sh", "shell", "console"}
-
-
-@functools.cache
-def snippets_config() -> dict:
-    config = load_config(str(REPO / "mkdocs.yml"))
-    options = dict(config["mdx_configs"]["pymdownx.snippets"])
-    # base_path is relative to the folder mkdocs runs in: the repository's root.
-    options["base_path"] = [str(REPO / p) for p in options.get("base_path", ["."])]
-    return options
-
-
-@functools.cache
-def expanded(page: pathlib.Path) -> str:
-    """The page's Markdown with every snippet included, as MkDocs renders it."""
-    md = markdown.Markdown(extensions=["pymdownx.snippets"],
-                           extension_configs={"pymdownx.snippets": snippets_config()})
-    lines = page.read_text(encoding="utf-8").split("\n")
-    return "\n".join(md.preprocessors["snippet"].run(lines))
+MODULES = {module_name(p): p for p in EXAMPLES}
+MODULE_COMMAND = re.compile(r"python -m (examples(?:\.\w+)+)")
 
 
-def language(block) -> str:
-    words = block.syntax.strip().split()
-    return words[0].lstrip("{.").lower() if words else ""
+def statements(code: str) -> list[str]:
+    return [ast.dump(node) for node in ast.parse(code).body]
+
+
+def example_of(page: pathlib.Path) -> pathlib.Path | None:
+    """The example a chapter page explains: docs/ch07/cnn.md -> examples/ch07/cnn.py."""
+    path = REPO / "examples" / page.parent.name / f"{page.stem}.py"
+    return path if path in EXAMPLES else None
+
+
+def opening_of_example(page: pathlib.Path, code: str) -> str | None:
+    """The example's module if `code` is its statements, or their beginning, in order."""
+    example = example_of(page)
+    if example is None:
+        return None
+    shown, whole = statements(code), statements(example.read_text(encoding="utf-8"))
+    return module_name(example) if whole[: len(shown)] == shown else None
+
+
+def group_of(page: pathlib.Path, block) -> str | None:
+    """The example whose runs this block shares: the page's own, or the one it runs."""
+    if language(block) in PYTHON and example_of(page):
+        return f"{page.parent.name}/{page.stem}"
+    module = MODULE_COMMAND.search(block.code)
+    if module and module[1] in MODULES:
+        path = MODULES[module[1]]
+        return f"{path.parent.name}/{path.stem}"
+    return None
 
 
 def blocks():
     for page in PAGES:
-        for number, block in enumerate(pytest_codeblocks.extract_from_buffer(io.StringIO(expanded(page))), 1):
-            if language(block) in PYTHON | SHELL:
-                marks = [eval(mark, {"pytest": pytest}) for mark in block.marks]
-                yield pytest.param(page, block, id=f"{page.relative_to(REPO / 'docs')}-block{number}", marks=marks)
+        programs = page_blocks(page, PYTHON) + page_blocks(page, SHELL)
+        for number, block in enumerate(sorted(programs, key=lambda b: b.lineno), 1):
+            marks = [eval(mark, {"pytest": pytest}) for mark in block.marks]
+            marks.append(pytest.mark.slow)
+            if group := group_of(page, block):
+                marks.append(pytest.mark.xdist_group(group))
+            name = f"{page.relative_to(REPO / 'docs')}-block{number}"
+            yield pytest.param(page, block, id=name, marks=marks)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO / "docs")))
@@ -63,22 +94,75 @@ def test_no_snippet_line_is_left_unexpanded(page):
     assert not leftovers, f"{page.name} shows snippet lines as text: {leftovers}"
 
 
+def shell_commands(code: str) -> tuple[list[str], list[str]]:
+    """The block's lines that run an example as a module, exactly so, and the other lines."""
+    modules, rest, continued = [], [], False
+    for line in code.splitlines():
+        match = MODULE_COMMAND.fullmatch(line.split("#")[0].strip())
+        if not continued and match and match[1] in MODULES:
+            modules.append(match[1])
+        else:
+            rest.append(line)
+        continued = line.rstrip().endswith("\\")
+    return modules, rest
+
+
 @pytest.mark.parametrize("page, block", list(blocks()))
-def test_code_block_runs(page, block, tmp_path):
-    folder = reader_folder(tmp_path)
+def test_code_block_runs(page, block, tmp_path, module_run):
     if language(block) in PYTHON:
-        (folder / "block.py").write_text(block.code, encoding="utf-8")
-        result = run_python(["block.py"], cwd=folder)
+        module = opening_of_example(page, block.code)
+        if module and block.expected_output is None:
+            result = module_run(module)  # the same statements, in the same order
+        else:
+            folder = reader_folder(tmp_path)
+            (folder / "block.py").write_text(block.code, encoding="utf-8")
+            result = run_python(["block.py"], cwd=folder)
+        assert result.returncode == 0, describe(result)
     else:
-        # Shell blocks show commands to run from the repository's root: give them a copy of it.
+        modules, rest = shell_commands(block.code)
+        for module in modules:
+            result = module_run(module)
+            assert result.returncode == 0, describe(result)
+        if not any(line.strip() and not line.lstrip().startswith("#") for line in rest):
+            return
+        # Shell blocks show commands to run from the repository's root: give them a copy.
+        folder = reader_folder(tmp_path)
         for name in ("pyproject.toml", "README.md", "examples"):
             source = REPO / name
             copy = shutil.copytree if source.is_dir() else shutil.copy
             copy(source, folder / name)
-        result = run(["bash", "-e", "-c", block.code], cwd=folder)
-    assert result.returncode == 0, describe(result)
+        result = run(["bash", "-e", "-c", "\n".join(rest)], cwd=folder)
+        assert result.returncode == 0, describe(result)
     if block.expected_output is not None:
         assert result.stdout == block.expected_output, describe(result)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO / "docs")))
+def test_every_python_block_is_part_of_a_program_that_runs(page):
+    """No block is lost: each Python block the page shows is in one of its programs."""
+    text = expanded(page)
+    programs = [b.code for b in page_blocks(page, PYTHON)]
+    lines = text.split("\n")
+    for kind, (start, end) in fences(text):
+        if kind in PYTHON:
+            code = "\n".join(line.strip() for line in lines[start + 1 : end])
+            flat = ["\n".join(line.strip() for line in p.split("\n")) for p in programs]
+            assert any(code in program for program in flat), (
+                f"{page.name}: block at line {start + 1}"
+            )
+
+
+def test_a_page_program_is_matched_with_its_example_only_when_it_is_the_same():
+    """The shortcut above has teeth: one changed statement, or two swapped, and the page's
+    program is no longer taken for the example's."""
+    page = REPO / "docs" / "ch07" / "mnist_mlp.md"
+    program = page_blocks(page, PYTHON)[0].code
+    assert opening_of_example(page, program) == "examples.ch07.mnist_mlp"
+    assert opening_of_example(page, program + "\n# a comment changes nothing\n")
+    assert opening_of_example(page, program.replace("EPOCHS = 10", "EPOCHS = 9")) is None
+    tree = ast.parse(program)
+    tree.body[0], tree.body[1] = tree.body[1], tree.body[0]
+    assert opening_of_example(page, ast.unparse(tree)) is None
 
 
 def test_site_builds_strictly(built_site):
@@ -104,4 +188,3 @@ def test_math_is_typeset_into_mathml_when_the_site_is_built(built_site):
         assert 'mathvariant="bold"' not in text, f"{name}: bold that MathML Core would not draw"
         pages_with_math += formulas > 0
     assert pages_with_math >= 2, "the chapter's equations are gone"
-

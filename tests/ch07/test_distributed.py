@@ -1,12 +1,11 @@
 """The claims of "Scaling out" (examples/ch07/distributed.py), on the MNIST subset.
 
 The 2-rank runs are real: `python -m torch.distributed.run --standalone --nproc_per_node 2`
-(torchrun, with the tests' interpreter) starts two CPU processes that talk through gloo.
-
-Measured on the subset (torch 2.14.1, 2 CPU cores): after 1 epoch the 2-rank weights differ
-from the single-process weights by at most 6e-7 (the weights are of order 0.1 to 0.6); the
-tolerance below, 1e-5, leaves room for other machines. The single process is bit-identical
-to examples/ch07/train.py: same order of images, same arithmetic.
+(torchrun, with the tests' interpreter) starts two CPU processes that talk through gloo. Their
+weights may differ from one process's by rounding only: TOLERANCE is far below the weights'
+own size (of order 0.1) and far above the float32 rounding that summing gradients in another
+order brings. The single process is bit-identical to examples/ch07/train.py: same order of
+images, same arithmetic.
 """
 
 import pytest
@@ -57,10 +56,14 @@ def test_one_process_is_exactly_train_py(tmp_path):
     assert_close(weights(tmp_path / "one.pt"), weights(tmp_path / "train.pt"), atol=0)
 
 
+@pytest.mark.slow
 def test_two_ranks_match_one_process(tmp_path):
     folder = reader_folder(tmp_path / "reader")
-    result = run_python([*TWO_RANKS, "-m", MODULE, "--checkpoint", "two.pt", "--epochs", "1"],
-                        cwd=folder, timeout=300)
+    result = run_python(
+        [*TWO_RANKS, "-m", MODULE, "--checkpoint", "two.pt", "--epochs", "1"],
+        cwd=folder,
+        timeout=300,
+    )
     assert result.returncode == 0, describe(result)
     assert "2 process(es), gloo on cpu" in result.stdout, describe(result)
     assert result.stdout.count("epoch 1/1") == 1, "only rank 0 prints"
@@ -68,20 +71,29 @@ def test_two_ranks_match_one_process(tmp_path):
     assert_close(weights(folder / "two.pt"), weights(tmp_path / "one.pt"), TOLERANCE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("program", ["distributed", "train"])
 def test_a_two_rank_checkpoint_resumes_in_one_process(tmp_path, program):
     folder = reader_folder(tmp_path / "reader")
     (folder / "interrupted.py").write_text(INTERRUPTED)
-    result = run_python([*TWO_RANKS, "interrupted.py", "--checkpoint", "run.pt", "--epochs", "2"],
-                        cwd=folder, timeout=300)
+    result = run_python(
+        [*TWO_RANKS, "interrupted.py", "--checkpoint", "run.pt", "--epochs", "2"],
+        cwd=folder,
+        timeout=300,
+    )
     assert result.returncode != 0, describe(result)
     state = torch.load(folder / "run.pt", weights_only=True)
     assert [row["epoch"] for row in state["history"]] == [1], describe(result)
 
     resume = [MODULE if program == "distributed" else "examples.ch07.train"]
-    result = run_python(["-m", *resume, "--checkpoint", "run.pt", "--epochs", "2", "--resume"],
-                        cwd=folder, timeout=300)
-    assert result.returncode == 0 and "resuming after epoch 1 of 2" in result.stdout, describe(result)
+    result = run_python(
+        ["-m", *resume, "--checkpoint", "run.pt", "--epochs", "2", "--resume"],
+        cwd=folder,
+        timeout=300,
+    )
+    assert result.returncode == 0 and "resuming after epoch 1 of 2" in result.stdout, describe(
+        result
+    )
     resumed = torch.load(folder / "run.pt", weights_only=True)
     assert [row["epoch"] for row in resumed["history"]] == [1, 2]
 

@@ -1,10 +1,9 @@
 """The claims of "How a network learns" (examples/ch07/how_networks_learn.py), on the MNIST subset.
 
-Measured on the subset (4,000 training and 1,000 test digits, torch 2.14.1, 2 CPU cores): the
-hand-written gradients and updated weights differed from autograd's and torch.optim.SGD's by at
-most 1.5e-08; the nudged slope matched backpropagation's to about 1e-10; one epoch (63 steps)
-of the hand-written step reached 86.30 % test accuracy, the same as PyTorch's, with weights
-within 1.0e-07 of PyTorch's. The thresholds below leave room for other machines and versions.
+The measured claims read the `results` of the example's one run as a notebook in this session
+(tests/conftest.py): the hand-written gradients, step and epoch against PyTorch's. The
+tolerances are those the page states; the accuracy threshold sits well below what the subset
+gives on the book's machine.
 """
 
 import pytest
@@ -15,6 +14,7 @@ from examples.ch07 import how_networks_learn as example
 from tests.helpers import REPO
 
 DATA = str(REPO / "tests" / "data")
+NAME = "ch07/how_networks_learn"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def mnist():
 def batch(mnist):
     (train_x, train_y), _ = mnist
     torch.manual_seed(0)
-    chosen = torch.randperm(len(train_x))[:example.BATCH_SIZE]
+    chosen = torch.randperm(len(train_x))[: example.BATCH_SIZE]
     return train_x[chosen], train_y[chosen]
 
 
@@ -40,12 +40,14 @@ def test_softmax_and_cross_entropy_match_pytorch():
     assert torch.allclose(probs.sum(dim=1), torch.ones(8))
     assert torch.allclose(probs, torch.softmax(logits, dim=1))
     moderate = logits[1:]
-    assert torch.allclose(example.cross_entropy(example.softmax(moderate), labels[1:]),
-                          F.cross_entropy(moderate, labels[1:]))
+    assert torch.allclose(
+        example.cross_entropy(example.softmax(moderate), labels[1:]),
+        F.cross_entropy(moderate, labels[1:]),
+    )
 
 
-def test_hand_step_equals_autograd_and_sgd(batch):
-    step = example.one_step_both_ways(*batch)
+def test_hand_step_equals_autograd_and_sgd(notebook_run):
+    step = notebook_run(NAME).results["one_step"]
     assert step["loss"]["allclose"]
     for kind in ("gradients", "updated_weights"):
         assert [check["name"] for check in step[kind]] == example.NAMES
@@ -67,18 +69,17 @@ def test_gradients_are_not_trivially_equal(batch):
     assert not torch.allclose(right[0], wrong[0])
 
 
-def test_nudging_agrees_with_backprop(batch):
-    nudge = example.nudge_one_weight(*batch)
+def test_nudging_agrees_with_backprop(notebook_run):
+    nudge = notebook_run(NAME).results["nudge"]
     assert abs(nudge["backprop"]) > 1e-3
     assert nudge["difference"] < 1e-6 * abs(nudge["backprop"]), nudge
 
 
-def test_hand_written_epoch_trains_like_pytorch(mnist):
-    (train_x, train_y), (test_x, test_y) = mnist
-    epoch = example.train_one_epoch(train_x, train_y, test_x, test_y)
-    assert epoch["steps"] == -(-len(train_x) // example.BATCH_SIZE)
+def test_hand_written_epoch_trains_like_pytorch(notebook_run):
+    results = notebook_run(NAME).results
+    epoch = results["epoch"]
+    assert epoch["steps"] == -(-results["train_images"] // example.BATCH_SIZE)
     assert epoch["test_accuracy"] >= 80.0, f"{epoch['test_accuracy']:.2f} % on the subset"
     assert abs(epoch["test_accuracy"] - epoch["torch_test_accuracy"]) <= 0.5
     assert epoch["max_weight_diff"] < 1e-4
-    losses = epoch["losses"]
-    assert sum(losses[-10:]) / 10 < 0.5 * losses[0], "the loss should at least halve"
+    assert epoch["last_100_loss"] < 0.75 * epoch["first_loss"], "the loss should fall"

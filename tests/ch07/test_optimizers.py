@@ -1,49 +1,40 @@
 """The claims of "Optimizers compared" (examples/ch07/optimizers.py), on the MNIST subset.
 
-Measured on the subset (4,000 training and 1,000 test digits, torch 2.14.1, 2 CPU cores):
-over 5 epochs every optimizer's mean training loss fell to a quarter or less of its first
-epoch's (SGD 0.98 -> 0.25, momentum 1.27 -> 0.25, Adam 0.74 -> 0.13, RMSprop 1.04 ->
-0.12) and every one ended between 89 % and 91 % test accuracy. In the one-epoch sweep, the
-smallest learning rate, 0.0001, left plain SGD and SGD with momentum below 20 %. Which
-optimizer wins is a claim of the recorded full-MNIST run, not tested here: on this subset
-the four end within two points of each other.
+They read the `results` of the example's one run as a notebook in this session
+(tests/conftest.py); the thresholds sit well below what the subset gives on the book's
+machine. Which optimizer wins is a claim of the recorded full-MNIST run, not tested here: on
+the subset's 1,000 test digits the four end too close to each other to rank.
 """
-
-import re
 
 import torch
 
 from examples.ch07 import optimizers
-from tests.helpers import describe
 
-MODULE = "examples.ch07.optimizers"
-EPOCH_LINE = re.compile(r"^(\S.*?)\s+lr (\S+)\s+epoch (\d+)\s+train loss ([\d.]+)\s+"
-                        r"test loss ([\d.]+)\s+test accuracy ([\d.]+) %", re.MULTILINE)
-SWEEP_LINE = re.compile(r"^sweep\s+(\S.*?)\s+lr (\S+)\s+(?:test accuracy ([\d.]+) %|diverged)",
-                        re.MULTILINE)
+NAME = "ch07/optimizers"
 
 
-def test_every_optimizer_learns(example_run):
-    result = example_run(MODULE)
-    assert result.returncode == 0, describe(result)
-    runs = {}
-    for name, lr, epoch, train_loss, test_loss, accuracy in EPOCH_LINE.findall(result.stdout):
-        runs.setdefault(name, []).append((int(epoch), float(train_loss), float(accuracy)))
-    assert list(runs) == [name for name, _, _ in optimizers.OPTIMIZERS.values()], describe(result)
-    for name, rows in runs.items():
-        assert [epoch for epoch, _, _ in rows] == list(range(1, optimizers.EPOCHS + 1))
-        assert rows[-1][1] < 0.5 * rows[0][1], f"{name}: the training loss should at least halve"
-        assert rows[-1][2] >= 85.0, f"{name}: {rows[-1][2]} % test accuracy on the subset"
+def test_every_optimizer_learns(notebook_run):
+    runs = notebook_run(NAME).results["runs"]
+    assert list(runs) == list(optimizers.OPTIMIZERS)
+    for key, run in runs.items():
+        history = run["history"]
+        assert [row["epoch"] for row in history] == list(range(1, optimizers.EPOCHS + 1))
+        assert not any(row["diverged"] for row in history), key
+        assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"], f"{key}: at least halves"
+        assert history[-1]["test_accuracy"] >= 85.0, f"{key}: {history[-1]['test_accuracy']} %"
 
 
-def test_the_sweep_covers_every_optimizer_and_rate(example_run):
-    result = example_run(MODULE)
-    points = SWEEP_LINE.findall(result.stdout)
-    assert len(points) == len(optimizers.OPTIMIZERS) * len(optimizers.SWEEP_LRS), describe(result)
-    accuracy = {(name, float(lr)): float(acc) if acc else None for name, lr, acc in points}
-    for name in ("SGD", "SGD + momentum 0.9"):
-        assert accuracy[(name, 1e-4)] < accuracy[(name, 1e-2)] - 30, \
-            f"{name}: a learning rate 100 times too small should learn far less in an epoch"
+def test_the_sweep_covers_every_optimizer_and_rate(notebook_run):
+    sweep = notebook_run(NAME).results["sweep"]
+    assert list(sweep) == list(optimizers.OPTIMIZERS)
+    for key, points in sweep.items():
+        assert [point["lr"] for point in points] == optimizers.SWEEP_LRS, key
+        assert all(point["epoch"] == optimizers.SWEEP_EPOCHS for point in points), key
+    for key in ("sgd", "momentum"):
+        accuracy = {point["lr"]: point["test_accuracy"] for point in sweep[key]}
+        assert accuracy[1e-4] < accuracy[1e-2] - 30, (
+            f"{key}: a learning rate 100 times too small should learn far less in an epoch"
+        )
 
 
 def test_every_run_starts_from_the_same_weights_and_batches():

@@ -1,9 +1,9 @@
 """The claims of "Training faster and safer" (examples/ch07/train.py), on the MNIST subset.
 
-Measured on the subset (4,000 training and 1,000 test digits, torch 2.14.1, 2 CPU cores):
-the default recipe reached 91.5 % test accuracy in its 3 epochs; the threshold below
-leaves room for other machines and versions. On the full MNIST the same recipe reaches
-98 %, which the recorded run and the benchmark measure, not these tests.
+The program runs in this process, on the subset, for its few epochs: what it returns and the
+files it writes are the data the tests read. The accuracy threshold sits well below what the
+subset gives on the book's machine; the accuracy on the full MNIST is the recorded run's and
+the benchmark's, not these tests'.
 """
 
 import json
@@ -21,19 +21,34 @@ MODULE = "examples.ch07.train"
 
 def run_main(tmp_path, *flags):
     """Run the program in-process on the subset; checkpoint and metrics go to tmp_path."""
-    return train.main(["--data-dir", DATA, "--checkpoint", str(tmp_path / "run.pt"),
-                       "--metrics-out", str(tmp_path / "metrics.jsonl"), *flags])
+    return train.main(
+        [
+            "--data-dir",
+            DATA,
+            "--checkpoint",
+            str(tmp_path / "run.pt"),
+            "--metrics-out",
+            str(tmp_path / "metrics.jsonl"),
+            *flags,
+        ]
+    )
 
 
 def one_line_error(result):
     lines = result.stderr.strip().splitlines()
-    return result.returncode != 0 and len(lines) == 1 and "error" in lines[0] and "Traceback" not in result.stderr
+    return (
+        result.returncode != 0
+        and len(lines) == 1
+        and "error" in lines[0]
+        and "Traceback" not in result.stderr
+    )
 
 
 def test_inputs_equal_totensor_and_normalize():
     dataset = torchvision.datasets.MNIST(DATA, train=False)
-    transform = torchvision.transforms.Compose([
-        torchvision.transforms.ToTensor(), torchvision.transforms.Normalize((0.1307,), (0.3081,))])
+    transform = torchvision.transforms.Compose(
+        [torchvision.transforms.ToTensor(), torchvision.transforms.Normalize((0.1307,), (0.3081,))]
+    )
     expected = torch.stack([transform(image) for image, _ in dataset])
     assert torch.equal(train.normalise(dataset.data), expected)
 
@@ -55,7 +70,10 @@ def test_learns_and_writes_metrics(tmp_path):
 def test_same_seed_same_losses(tmp_path):
     first = run_main(tmp_path / "a", "--epochs", "2")
     second = run_main(tmp_path / "b", "--epochs", "2")
-    losses = lambda r: [(row["train_loss"], row["test_loss"]) for row in r["history"]]
+
+    def losses(results):
+        return [(row["train_loss"], row["test_loss"]) for row in results["history"]]
+
     assert losses(first) == losses(second)
     other_seed = run_main(tmp_path / "c", "--epochs", "2", "--seed", "2")
     assert losses(other_seed) != losses(first)
@@ -70,11 +88,13 @@ def test_resume_ends_with_the_same_weights(tmp_path, monkeypatch):
 
     # Interrupt a second run as Ctrl-C would, while it evaluates epoch 2.
     evaluate, calls = train.evaluate, []
+
     def interrupted(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
         return evaluate(*args, **kwargs)
+
     monkeypatch.setattr(train, "evaluate", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_main(tmp_path / "parts", "--epochs", "3")
@@ -83,7 +103,10 @@ def test_resume_ends_with_the_same_weights(tmp_path, monkeypatch):
 
     resumed = run_main(tmp_path / "parts", "--epochs", "3", "--resume")
     assert [row["epoch"] for row in resumed["history"]] == [1, 2, 3]
-    whole, parts = final_weights(tmp_path / "whole" / "run.pt"), final_weights(tmp_path / "parts" / "run.pt")
+    whole, parts = (
+        final_weights(tmp_path / "whole" / "run.pt"),
+        final_weights(tmp_path / "parts" / "run.pt"),
+    )
     assert whole.keys() == parts.keys()
     for name in whole:
         assert torch.equal(whole[name], parts[name]), name
@@ -97,12 +120,14 @@ def test_resume_refuses_other_settings(tmp_path):
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     train_epoch, calls = train.train_epoch, []
+
     def poisoned(net, *args, **kwargs):
         calls.append(1)
         if len(calls) == 2:  # epoch 2 starts from weights that overflowed
             with torch.no_grad():
                 net.fc1.weight.fill_(float("nan"))
         return train_epoch(net, *args, **kwargs)
+
     monkeypatch.setattr(train, "train_epoch", poisoned)
     with pytest.raises(SystemExit, match=r"loss became nan in epoch 2.*checkpoint of epoch 1"):
         run_main(tmp_path, "--epochs", "3")
@@ -111,7 +136,9 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
     assert all(torch.isfinite(t).all() for t in kept["model"].values())
 
 
-@pytest.mark.parametrize("content", [b"not a checkpoint at all", "foreign"], ids=["corrupt", "foreign"])
+@pytest.mark.parametrize(
+    "content", [b"not a checkpoint at all", "foreign"], ids=["corrupt", "foreign"]
+)
 def test_bad_checkpoint_gives_a_clear_error(tmp_path, content):
     path = tmp_path / "run.pt"
     if content == "foreign":
@@ -129,8 +156,11 @@ def test_dry_run_writes_nothing(tmp_path):
     assert not (tmp_path / "run.pt").exists() and not (tmp_path / "metrics.jsonl").exists()
 
 
-@pytest.mark.parametrize("flags", [["--epochs", "0"], ["--lr", "fast"], ["--optimizer", "lbfgs"]],
-                         ids=["epochs-0", "lr-not-a-number", "unknown-optimizer"])
+@pytest.mark.parametrize(
+    "flags",
+    [["--epochs", "0"], ["--lr", "fast"], ["--optimizer", "lbfgs"]],
+    ids=["epochs-0", "lr-not-a-number", "unknown-optimizer"],
+)
 def test_bad_flag_gives_a_one_line_error(tmp_path, flags):
     result = run_python(["-m", MODULE, *flags], cwd=reader_folder(tmp_path), timeout=120)
     assert result.returncode == 2 and one_line_error(result), describe(result)

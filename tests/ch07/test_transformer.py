@@ -1,9 +1,9 @@
 """The claims of "The Transformer" (examples/ch07/transformer.py).
 
-The tests set BOOK_QUICK_RUN=1 (tests/conftest.py), so the example trains for 60 steps
-instead of the recorded run's full length. Measured here (torch 2.14.1, 2 CPU cores): in
-those 60 steps the validation loss fell from 4.6 to about 2.6 nats per character, below the
-3.3 of character frequencies alone; the thresholds below leave room for other machines.
+The tests set BOOK_QUICK_RUN=1 (tests/conftest.py), so the example trains for a few dozen
+steps instead of the recorded run's full length. The claims about that brief training read
+the `results` of the example's one run as a notebook in this session; its thresholds sit
+well below what the book's machine measures. The rest check the model on small tensors.
 """
 
 import math
@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from examples.ch07 import transformer
-from tests.helpers import REPO, describe
+from tests.helpers import REPO
 
-MODULE = "examples.ch07.transformer"
+NAME = "ch07/transformer"
 
 
 @pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
@@ -46,7 +46,9 @@ def test_positions_are_the_sinusoids_of_vaswani_et_al():
     code = transformer.sinusoidal_positions(50, 16)
     pos, i = 7, 3
     assert code[pos, 2 * i].item() == pytest.approx(math.sin(pos / 10000 ** (2 * i / 16)), abs=1e-6)
-    assert code[pos, 2 * i + 1].item() == pytest.approx(math.cos(pos / 10000 ** (2 * i / 16)), abs=1e-6)
+    assert code[pos, 2 * i + 1].item() == pytest.approx(
+        math.cos(pos / 10000 ** (2 * i / 16)), abs=1e-6
+    )
 
 
 def test_the_text_is_the_chapter_with_its_dash_repaired():
@@ -55,25 +57,25 @@ def test_the_text_is_the_chapter_with_its_dash_repaired():
     assert "neural networks\u2014their" in text and "\u00e2\u20ac" not in text
 
 
-def test_brief_training_lowers_the_validation_loss():
-    assert transformer.STEPS <= 100, "the tests run with BOOK_QUICK_RUN=1"
-    torch.manual_seed(1)
-    text = transformer.read_text()
-    chars = transformer.Characters(text)
-    data = chars.encode(text)
-    split = int(0.9 * len(data))
-    model = transformer.GPT(len(chars.alphabet))
-    history, samples = transformer.train(model, data[:split], data[split:], chars)
+def test_brief_training_lowers_the_validation_loss(notebook_run):
+    results = notebook_run(NAME).results
+    assert results["steps"] == transformer.STEPS <= 100, "the tests run with BOOK_QUICK_RUN=1"
+    history = results["history"]
     first, last = history[0]["val_loss"], history[-1]["val_loss"]
-    assert first > math.log(len(chars.alphabet)) - 0.5, "an untrained model guesses about uniformly"
+    assert first > math.log(results["alphabet"]) - 0.5, "an untrained model guesses about uniformly"
     assert last < first - 1.2, (first, last)
-    assert last < 3.0, f"validation loss {last:.2f} after {transformer.STEPS} steps"
+    assert last < 3.0, f"validation loss {last:.2f} after {results['steps']} steps"
+    assert last < math.log(results["unigram_perplexity"]), "better than character frequencies"
+    assert results["val_perplexity"] == pytest.approx(math.exp(last))
+
+
+def test_samples_are_the_prompt_and_what_follows(notebook_run):
+    samples = notebook_run(NAME).results["samples"]
     assert [s["step"] for s in samples] == transformer.SAMPLE_AT
     assert all(s["text"].startswith("The ") and len(s["text"]) == 244 for s in samples)
 
 
-def test_the_example_runs_and_reports(example_run):
-    result = example_run(MODULE)
-    assert result.returncode == 0, describe(result)
-    assert "largest difference from PyTorch" in result.stdout
-    assert "val perplexity" in result.stdout
+def test_the_hand_written_attention_matches_pytorchs_in_the_run(notebook_run):
+    differences = notebook_run(NAME).results["attention_differences"]
+    assert set(differences) == {"full", "causal"}
+    assert all(value < 1e-5 for value in differences.values()), differences

@@ -1,0 +1,91 @@
+"""Debian's chromium, as the browser tests and benchmarks/page_weight.py both drive it.
+
+One place for the settings and for the measure they share: how a built site is served on
+127.0.0.1, how a browser is launched, and how many bytes a page makes a cold browser fetch.
+"""
+
+import contextlib
+import functools
+import http.server
+import threading
+
+# Debian's chromium, never a browser Playwright downloads. As root, without a sandbox; and
+# without the background traffic that Chromium would otherwise send to Google.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Fetched once per site, in the background, for search: reported apart from each page.
+SITE_WIDE = ("search/search_index.json", "/workers/search.")
+BUDGET_KB = {"text": 450, "notebook": 1024}
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def served(site):
+    """Serve the folder `site` on 127.0.0.1 at a free port; yield its base URL, ending in /."""
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+
+
+def launch(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def kind_of(name: str) -> str:
+    return "notebook" if name.startswith("notebooks/") else "text"
+
+
+def record_sizes(context) -> dict[str, int]:
+    """From now on, the uncompressed size of every response the context receives, by URL."""
+    sizes = {}
+    context.on("response", lambda r: sizes.__setitem__(r.url, len(r.body()) if r.ok else 0))
+    return sizes
+
+
+def load_everything(page) -> None:
+    """Scroll to the end of the page and wait, so that anything loaded lazily is fetched."""
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.wait_for_load_state("networkidle")
+
+
+def weight(sizes: dict[str, int], base: str, name: str) -> tuple[dict, dict]:
+    """The page's own bytes against its budget, and the site-wide search files it fetched,
+    from the sizes of what a cold browser fetched for the page `name` of the site at `base`."""
+    own = {u: s for u, s in sizes.items() if not any(k in u for k in SITE_WIDE)}
+    site_wide = {u.removeprefix(base): s for u, s in sizes.items() if u not in own}
+    kind, total = kind_of(name), sum(own.values())
+    largest = sorted(((s, u.removeprefix(base)) for u, s in own.items()), reverse=True)[:3]
+    return {
+        "kind": kind,
+        "bytes": total,
+        "requests": len(own),
+        "within_budget": total <= BUDGET_KB[kind] * 1024,
+        "largest": largest,
+    }, site_wide
+
+
+def page_weight(browser, base: str, name: str) -> tuple[dict, dict]:
+    """Open the page cold (a new context: empty cache) and weigh it (see `weight`)."""
+    context = browser.new_context()
+    sizes = record_sizes(context)
+    page = context.new_page()
+    page.goto(base + name, wait_until="networkidle")
+    load_everything(page)
+    context.close()
+    return weight(sizes, base, name)
