@@ -23,7 +23,8 @@ import tinycss2
 STYLE = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S)
 CLASS_ATTRIBUTE = re.compile(r"""class=["']([^"']*)["']""")
 CLASS_IN_SELECTOR = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
-FUNCTIONAL_PSEUDO = re.compile(r":[\w-]+\((?:[^()]|\([^()]*\))*\)")  # :not(.a .b), :is(...), :nth-child(2n)
+# :not(.a .b), :is(...), :nth-child(2n)
+FUNCTIONAL_PSEUDO = re.compile(r":[\w-]+\((?:[^()]|\([^()]*\))*\)")
 ADDED_BY_SCRIPTS = ("md-",)  # Material's script adds classes such as md-typeset__scrollwrap
 
 
@@ -65,7 +66,11 @@ def read_rules(rules) -> tuple[Rule, ...]:
     for rule in rules:
         if rule.type == "qualified-rule":
             read.append(Rule(rule.serialize(), needed_classes(tinycss2.serialize(rule.prelude))))
-        elif rule.type == "at-rule" and rule.lower_at_keyword in ("media", "supports") and rule.content:
+        elif (
+            rule.type == "at-rule"
+            and rule.lower_at_keyword in ("media", "supports")
+            and rule.content
+        ):
             inner = read_rules(tinycss2.parse_blocks_contents(rule.content))
             read.append(Rule(f"@{rule.at_keyword}{tinycss2.serialize(rule.prelude)}", inner=inner))
         elif rule.type != "whitespace":

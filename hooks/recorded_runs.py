@@ -29,7 +29,9 @@ from mkdocs.structure.files import File
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "docs" / "notebooks"
-PLACEHOLDER = re.compile(r"\{\{\s*(?P<run>[\w/]+)\s+(?P<path>[\w.\-]+)(?::(?P<spec>[^}]*?))?\s*\}\}")
+PLACEHOLDER = re.compile(
+    r"\{\{\s*(?P<run>[\w/]+)\s+(?P<path>[\w.\-]+)(?::(?P<spec>[^}]*?))?\s*\}\}"
+)
 
 
 @functools.cache
@@ -42,8 +44,10 @@ def recorded_run(run: str) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     path = NOTEBOOKS / f"{run}.ipynb"
     if not path.is_file():
-        raise PluginError(f"no recorded run '{run}': {path.relative_to(REPO)} is missing; "
-                          f"run `python -m examples.record {run}`")
+        raise PluginError(
+            f"no recorded run '{run}': {path.relative_to(REPO)} is missing; "
+            f"run `python -m examples.record {run}`"
+        )
     return json.loads(path.read_text(encoding="utf-8"))["metadata"]["recorded_run"]
 
 
@@ -53,7 +57,9 @@ def lookup(run: str, path: str):
         try:
             value = value[int(step)] if isinstance(value, list) else value[step]
         except (KeyError, IndexError, ValueError, TypeError):
-            raise PluginError(f"the recorded run '{run}' has no '{path}' (failed at '{step}')") from None
+            raise PluginError(
+                f"the recorded run '{run}' has no '{path}' (failed at '{step}')"
+            ) from None
     return value
 
 
@@ -61,8 +67,10 @@ def fill(markdown: str) -> str:
     def value(match):
         found = lookup(match["run"], match["path"])
         if isinstance(found, str):
-            found = found.rstrip("\n")  # printed output ends with a newline; the page's fence adds its own
+            # Printed output ends with a newline; the page's fence adds its own.
+            found = found.rstrip("\n")
         return format(found, match["spec"] or "")
+
     return PLACEHOLDER.sub(value, markdown)
 
 
@@ -82,8 +90,10 @@ def downloads(notebook_uri: str) -> dict[str, pathlib.Path]:
     chapter, name = pathlib.PurePosixPath(notebook_uri).parts[-2:]
     stem = name.removesuffix(".ipynb")
     examples = REPO / "examples" / chapter
-    found = {f"downloads/{chapter}/{stem}.ipynb": NOTEBOOKS / chapter / name,
-             f"downloads/{chapter}/{stem}.py": examples / f"{stem}.py"}
+    found = {
+        f"downloads/{chapter}/{stem}.ipynb": NOTEBOOKS / chapter / name,
+        f"downloads/{chapter}/{stem}.py": examples / f"{stem}.py",
+    }
     # The example's own data files (examples/ch07/<stem>_*.txt ...) go with it.
     for data in sorted(examples.glob(f"{stem}_*")):
         if data.suffix != ".py":
@@ -108,5 +118,6 @@ def on_page_content(html, page, config, files):
     here = posixpath.dirname(page.file.dest_uri)
     links = " · ".join(
         f'<a href="{posixpath.relpath(target, here)}" download>{posixpath.basename(target)}</a>'
-        for target in downloads(page.file.src_uri))
+        for target in downloads(page.file.src_uri)
+    )
     return f'<p class="notebook-downloads">Download this notebook: {links}</p>\n{html}'

@@ -36,15 +36,27 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
 KATEX_JS = pathlib.Path(__file__).resolve().parent / "katex" / "katex.min.js"
-FORMULA = re.compile(r'<(?P<tag>span|div) class="arithmatex">\\(?P<open>[(\[])(?P<tex>.*?)\\[)\]]</(?P=tag)>',
-                     re.S)
-STYLED = re.compile(r'<(?P<tag>mi|mn|mo|mtext) mathvariant="(?P<variant>[a-z-]+)">(?P<text>[^<]*)</(?P=tag)>')
+FORMULA = re.compile(
+    r'<(?P<tag>span|div) class="arithmatex">\\(?P<open>[(\[])(?P<tex>.*?)\\[)\]]</(?P=tag)>', re.S
+)
+STYLED = re.compile(
+    r'<(?P<tag>mi|mn|mo|mtext) mathvariant="(?P<variant>[a-z-]+)">(?P<text>[^<]*)</(?P=tag)>'
+)
 # mathvariant -> the word in the Unicode names of its letters ("MATHEMATICAL BOLD SMALL W").
-UNICODE_STYLE = {"bold": "BOLD", "italic": "ITALIC", "bold-italic": "BOLD ITALIC",
-                 "double-struck": "DOUBLE-STRUCK", "script": "SCRIPT", "bold-script": "BOLD SCRIPT",
-                 "fraktur": "FRAKTUR", "bold-fraktur": "BOLD FRAKTUR", "sans-serif": "SANS-SERIF",
-                 "bold-sans-serif": "SANS-SERIF BOLD", "sans-serif-italic": "SANS-SERIF ITALIC",
-                 "monospace": "MONOSPACE"}
+UNICODE_STYLE = {
+    "bold": "BOLD",
+    "italic": "ITALIC",
+    "bold-italic": "BOLD ITALIC",
+    "double-struck": "DOUBLE-STRUCK",
+    "script": "SCRIPT",
+    "bold-script": "BOLD SCRIPT",
+    "fraktur": "FRAKTUR",
+    "bold-fraktur": "BOLD FRAKTUR",
+    "sans-serif": "SANS-SERIF",
+    "bold-sans-serif": "SANS-SERIF BOLD",
+    "sans-serif-italic": "SANS-SERIF ITALIC",
+    "monospace": "MONOSPACE",
+}
 
 
 @functools.cache
@@ -77,7 +89,9 @@ def styled_character(char: str, style: str) -> str:
     return char
 
 
-PRIME_AS_SUPERSCRIPT = re.compile(r"<msup>(<mi>[^<]*</mi>|<mrow>(?:(?!<mrow>).)*?</mrow>)<mo[^>]*>([′″‴])</mo></msup>")
+PRIME_AS_SUPERSCRIPT = re.compile(
+    r"<msup>(<mi>[^<]*</mi>|<mrow>(?:(?!<mrow>).)*?</mrow>)<mo[^>]*>([′″‴])</mo></msup>"
+)
 APPLY_FUNCTION = re.compile(r"<mo>\u2061</mo>(?=<m(?!o[ >]))")  # ⁡ before anything but an operator
 BARS = re.compile(r'<mo stretchy="false">([|∥])</mo>')  # \lvert, \lVert: fences, no space inside
 
@@ -113,7 +127,7 @@ def typeset_page(html_text: str, where: str) -> str:
             rendered = typeset(tex, display=match["open"] == "[")
         except Exception as error:  # KaTeX's ParseError arrives as a JavaScript exception
             reason = str(error).splitlines()[0].removeprefix("<anonymous>:1: ")
-            raise PluginError(f"{where}: KaTeX cannot typeset {tex.strip()!r}: {reason}")
+            raise PluginError(f"{where}: KaTeX cannot typeset {tex.strip()!r}: {reason}") from None
         return f'<{match["tag"]} class="arithmatex">{rendered}</{match["tag"]}>'
 
     return FORMULA.sub(replace, html_text)

@@ -9,18 +9,23 @@ from hooks.render_math import typeset_page
 
 
 def test_a_formula_is_typeset_and_one_katex_cannot_parse_fails_the_build_by_name():
-    good = typeset_page(r'<p><span class="arithmatex">\(\mathbf{w}^\top \mathbf{x}\)</span></p>', "ch07/good.md")
+    good = typeset_page(
+        r'<p><span class="arithmatex">\(\mathbf{w}^\top \mathbf{x}\)</span></p>', "ch07/good.md"
+    )
     assert '<span class="katex"><math' in good
     # \mathbf letters become Unicode's mathematical bold letters, which MathML Core draws bold.
     assert "<mi>\U0001d430</mi>" in good and "<mi>\U0001d431</mi>" in good  # 𝐰 and 𝐱
     assert '<annotation encoding="application/x-tex">' in good  # the TeX stays, for copying
     # A prime follows its letter (a superscript prime would be raised twice); a function name
     # gets a thin space before its argument but not before a parenthesis; bars hug.
-    for tex, drawn in [(r"f'(x)", '<mi>f</mi><mo lspace="0em" rspace="0em">′</mo><mo stretchy="false">('),
-                       (r"\log p", '<mi>log</mi><mo rspace="0.1667em">\u2061</mo><mi>p</mi>'),
-                       (r"\max(0, z)", '<mi>max</mi><mo>\u2061</mo><mo stretchy="false">('),
-                       (r"\lVert x \rVert", '<mo stretchy="false" lspace="0em" rspace="0em">∥</mo><mi>x</mi>')]:
-        assert drawn in typeset_page(f'<span class="arithmatex">\\({tex}\\)</span>', "ch07/x.md"), tex
+    for tex, drawn in [
+        (r"f'(x)", '<mi>f</mi><mo lspace="0em" rspace="0em">′</mo><mo stretchy="false">('),
+        (r"\log p", '<mi>log</mi><mo rspace="0.1667em">\u2061</mo><mi>p</mi>'),
+        (r"\max(0, z)", '<mi>max</mi><mo>\u2061</mo><mo stretchy="false">('),
+        (r"\lVert x \rVert", '<mo stretchy="false" lspace="0em" rspace="0em">∥</mo><mi>x</mi>'),
+    ]:
+        typeset = typeset_page(f'<span class="arithmatex">\\({tex}\\)</span>', "ch07/x.md")
+        assert drawn in typeset, tex
     with pytest.raises(PluginError, match=r"ch07/bad\.md: KaTeX cannot typeset '\\\\frac\{1\}'"):
         typeset_page(r'<div class="arithmatex">\[\frac{1}\]</div>', "ch07/bad.md")
 
@@ -31,11 +36,18 @@ def test_notebook_css_drops_only_rules_that_cannot_match():
     .jp-Cell:not(.jp-mod-active) .jp-InputPrompt{opacity:.5}
     .jp-Dialog,.jp-Cell{padding:0} .md-typeset__scrollwrap{margin:0} pre{line-height:1}
     @media print{.jp-Toolbar{display:none}} @media (max-width:760px){.jp-Cell{padding:1px}}
-    </style></head><body><div class="jp-Cell"><div class="jp-InputPrompt"></div></div></body></html>"""
+    </style></head><body>
+    <div class="jp-Cell"><div class="jp-InputPrompt"></div></div></body></html>"""
     css = trimmed_styles(page)
-    for kept in [":root{--jp-x:1px}", ".jp-Cell{margin:0}", ".jp-Cell:not(.jp-mod-active) .jp-InputPrompt",
-                 ".jp-Dialog,.jp-Cell{padding:0}", ".md-typeset__scrollwrap{margin:0}", "pre{line-height:1}",
-                 "@media (max-width:760px){.jp-Cell{padding:1px}}"]:
+    for kept in [
+        ":root{--jp-x:1px}",
+        ".jp-Cell{margin:0}",
+        ".jp-Cell:not(.jp-mod-active) .jp-InputPrompt",
+        ".jp-Dialog,.jp-Cell{padding:0}",
+        ".md-typeset__scrollwrap{margin:0}",
+        "pre{line-height:1}",
+        "@media (max-width:760px){.jp-Cell{padding:1px}}",
+    ]:
         assert kept in css, kept
     for dropped in [".jp-Editor", "@media print", ".jp-Toolbar"]:
         assert dropped not in css, dropped
@@ -45,7 +57,8 @@ def test_notebook_css_drops_only_rules_that_cannot_match():
 
 
 def test_notebook_css_parses_a_sheet_once_and_each_page_gets_its_own_rules():
-    sheet = "<style>.jp-Cell{margin:0} .jp-Dialog{padding:0} @media print{.jp-Cell{color:red}}</style>"
+    sheet = "<style>.jp-Cell{margin:0} .jp-Dialog{padding:0} @media print{.jp-Cell{color:red}}"
+    sheet += "</style>"
     cell, dialog = sheet + '<div class="jp-Cell"></div>', sheet + '<div class="jp-Dialog"></div>'
     parsed.cache_clear()
     cold = [trimmed_styles(cell), trimmed_styles(dialog)]
