@@ -5,7 +5,9 @@ repeated in each file that needs them instead of imported from one. SHARED below
 place that names them: for each shared helper, the file that holds its canonical text, the
 files that carry a copy of it, and the files that define something of the same name on
 purpose otherwise, with the reason. The tests hold every copy equal to the canonical text,
-to the letter: docstring, comments and decorators included.
+to the letter: docstring, comments and decorators included. REPEATED_SECTIONS names the
+snippet sections that are the same code in several examples, so that a page may show one of
+them once and another page the same section collapsed, as code already explained.
 
 To change a shared helper, change it in its canonical file, then paste the same text over
 every copy. To give a new example a shared helper, paste the canonical text and add the file
@@ -17,6 +19,7 @@ import ast
 import dataclasses
 import difflib
 import pathlib
+import re
 
 import pytest
 
@@ -78,6 +81,18 @@ SHARED = {
     "Parser":            Shared(TRAIN, ch07("distributed")),
     "positive":          Shared(TRAIN, ch07("distributed")),
     "make_optimizer":    Shared(TRAIN, ch07("distributed")),
+}
+
+# Named snippet sections (`# --8<-- [start:name]`) that a page may show once and another page
+# repeat, collapsed, as the same code: the section's text is the same in every file listed.
+REPEATED_SECTIONS = {
+    "network":     (TRAIN, ch07("distributed", "optimizers")),
+    "data":        (TRAIN, ch07("distributed", "cnn", "optimizers", "regularization",
+                                "how_networks_learn", "nn_building_blocks")),
+    "errors":      (TRAIN, [*TENSOR_MNIST, MANUSCRIPT]),
+    "evaluate":    (TRAIN, ch07("distributed", "cnn", "rnn", "optimizers", "regularization")),
+    "checkpoint":  (TRAIN, ch07("distributed")),
+    "shared_args": (TRAIN, ch07("distributed")),
 }
 # fmt: on
 
@@ -158,4 +173,31 @@ def test_deliberate_differences_are_real(name):
         assert own, f"{file} no longer defines {name}: remove it from the helper's differences"
         assert canonical[0] not in own, (
             f"{file}: {name} is now the canonical text: list the file as a copy instead"
+        )
+
+
+def section(file: str, name: str) -> str | None:
+    """The lines of a named snippet section as a page shows them: without marker lines."""
+    marker = re.compile(r"^\s*# --8<-- \[(start|end):([\w-]+)\]\s*$")
+    lines, inside, found = [], False, False
+    for line in (REPO / file).read_text(encoding="utf-8").splitlines():
+        match = marker.match(line)
+        if match and match[2] == name:
+            inside, found = match[1] == "start", True
+        elif inside and not match:
+            lines.append(line)
+    return "\n".join(lines) if found else None
+
+
+@pytest.mark.parametrize("name", REPEATED_SECTIONS)
+def test_repeated_sections_are_the_same_code(name):
+    canonical, copies = REPEATED_SECTIONS[name]
+    text = section(canonical, name)
+    assert text, f"{canonical} has no section {name}"
+    for file in copies:
+        copy = section(file, name)
+        assert copy is not None, f"{file} has no section {name}"
+        assert copy == text, (
+            f"{file}: section {name} differs from {canonical}'s, which a page may show in "
+            f"its place\n{difference(text, copy, file)}"
         )
