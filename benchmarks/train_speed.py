@@ -1,6 +1,6 @@
 """Benchmark: the manuscript's training loop against examples/ch07/train.py, on the full MNIST.
 
-    python benchmarks/train_speed.py --data-root ../shared/data
+    python benchmarks/train_speed.py [--data-root DIR]   # DIR holds MNIST/raw (default ./data)
 
 Both programs train the same network (784-512-10, ReLU) on the same machine, each run a fresh
 process with the same pinned thread count, alternating so that any drift of the machine hits

@@ -188,3 +188,19 @@ def test_math_is_typeset_into_mathml_when_the_site_is_built(built_site):
         assert 'mathvariant="bold"' not in text, f"{name}: bold that MathML Core would not draw"
         pages_with_math += formulas > 0
     assert pages_with_math >= 2, "the chapter's equations are gone"
+
+
+def test_published_text_names_no_folder_of_the_books_machines():
+    """Pages, notebooks, examples, benchmarks and the README show ./data or a folder the
+    reader chooses, never where the book's own machines keep the full MNIST."""
+    published = [
+        REPO / "README.md",
+        *(REPO / "docs").rglob("*.md"),
+        *(REPO / "docs").rglob("*.ipynb"),
+    ]
+    published += [*(REPO / "examples").rglob("*.py"), *(REPO / "benchmarks").rglob("*.*")]
+    published += [*(REPO / "tests" / "data").glob("*.*")]
+    named = [
+        p.relative_to(REPO).as_posix() for p in published if "../shared" in p.read_text("utf-8")
+    ]
+    assert not named, f"these name ../shared: {named}"

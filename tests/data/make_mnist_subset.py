@@ -4,7 +4,7 @@ Draws a stratified, seeded sample from the full, byte-exact MNIST (the four IDX 
 torchvision leaves in ``MNIST/raw/``) and writes it in the same IDX format, so that
 ``torchvision.datasets.MNIST(root, download=True)`` reads it without downloading anything.
 
-    python tests/data/make_mnist_subset.py --source ../shared/data/MNIST/raw
+    python tests/data/make_mnist_subset.py --source DIR/MNIST/raw   # the full MNIST's four files
 
 Re-running it with the same source and seed writes byte-identical files.
 """
@@ -41,20 +41,26 @@ def write_idx(path: pathlib.Path, header: bytes, data: np.ndarray) -> None:
 
 def stratified_indices(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
     """per_class random indices of each digit, then shuffled so classes are mixed."""
-    chosen = [rng.choice(np.flatnonzero(labels == digit), per_class, replace=False) for digit in range(10)]
+    chosen = [
+        rng.choice(np.flatnonzero(labels == digit), per_class, replace=False) for digit in range(10)
+    ]
     return rng.permutation(np.concatenate(chosen))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=pathlib.Path, required=True, help="folder with the full MNIST IDX files")
+    parser.add_argument(
+        "--source", type=pathlib.Path, required=True, help="folder with the full MNIST IDX files"
+    )
     parser.add_argument("--out", type=pathlib.Path, default=HERE / "MNIST" / "raw")
     parser.add_argument("--train-per-class", type=int, default=400)
     parser.add_argument("--test-per-class", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    missing = [name for pair in FILES.values() for name in pair if not (args.source / name).is_file()]
+    missing = [
+        name for pair in FILES.values() for name in pair if not (args.source / name).is_file()
+    ]
     if missing:
         parser.error(f"{args.source} lacks {', '.join(missing)}: point --source at MNIST/raw")
 
