@@ -10,6 +10,7 @@
 
 # %%
 # --8<-- [start:setup]
+# --8<-- [start:imports]
 import errno
 import os
 import tempfile
@@ -24,8 +25,10 @@ MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
 HIDDEN = 64  # small, so that every tensor below is easy to picture
 BATCH_SIZE = 64
 LEARNING_RATE = 0.1
+# --8<-- [end:imports]
 
 
+# --8<-- [start:network]
 class Net(nn.Module):
     """784 -> 64 (ReLU) -> 10: the chapter's network, with fewer units."""
 
@@ -37,6 +40,7 @@ class Net(nn.Module):
     def forward(self, x):
         x = x.view(-1, 784)
         return self.fc2(torch.relu(self.fc1(x)))
+        # --8<-- [end:network]
 
 
 # --8<-- [start:data]

@@ -9,6 +9,7 @@
 
 # %%
 # --8<-- [start:setup]
+# --8<-- [start:imports]
 import errno
 import os
 import tempfile
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 import torchvision
 
 MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
+# --8<-- [end:imports]
 
 
 # --8<-- [start:data]

@@ -9,6 +9,7 @@
 
 # %%
 # --8<-- [start:setup]
+# --8<-- [start:imports]
 import copy
 import errno
 import math
@@ -25,6 +26,7 @@ EPOCHS = 5
 BATCH_SIZE = 128
 SWEEP_EPOCHS = 1  # the learning-rate sweep trains for less: many runs
 SWEEP_LRS = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+# --8<-- [end:imports]
 
 
 # --8<-- [start:network]

@@ -9,6 +9,7 @@
 
 # %%
 # --8<-- [start:setup]
+# --8<-- [start:imports]
 import errno
 import os
 import tempfile
@@ -24,6 +25,7 @@ EPOCHS = 40
 BATCH_SIZE = 100
 LR = 0.01
 MOMENTUM = 0.9
+# --8<-- [end:imports]
 
 
 # --8<-- [start:data]

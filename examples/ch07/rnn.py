@@ -50,12 +50,15 @@ class RowReader(nn.Module):
 
 # %%
 # --8<-- [start:data]
+# --8<-- [start:normalise]
 def normalise(images):
     """uint8 images (N, 28, 28) -> float32 (N, 28, 28), scaled and centred
     as ToTensor() followed by Normalize((MEAN,), (STD,)) would."""
     return images.float().div(255).sub(MEAN).div(STD)
+    # --8<-- [end:normalise]
 
 
+# --8<-- [start:loading]
 def load_mnist(data_dir="./data", device="cpu"):
     """Both MNIST splits as normalised tensors on the device: the images are
     decoded and normalised once, not once per image per epoch. MNIST is
@@ -130,6 +133,7 @@ def check_writable(*paths):
                 f"stopped before doing anything"
             ) from None
     # --8<-- [end:errors]
+    # --8<-- [end:loading]
     # --8<-- [end:data]
 
 

@@ -11,6 +11,7 @@
 
 # %%
 # --8<-- [start:setup]
+# --8<-- [start:imports]
 import argparse
 import errno
 import json
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
 CHECKPOINT_FORMAT = "examples.ch07.train checkpoint, version 1"
+# --8<-- [end:imports]
 
 
 # --8<-- [start:network]
