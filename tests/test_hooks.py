@@ -4,7 +4,8 @@ and, in a browser, in test_browser.py)."""
 import pytest
 from mkdocs.exceptions import PluginError
 
-from hooks.notebook_css import parsed, trimmed_styles
+from hooks import notebook_css
+from hooks.notebook_css import parsed, read_sheet, trimmed_styles
 from hooks.render_math import typeset_page
 
 
@@ -30,7 +31,8 @@ def test_a_formula_is_typeset_and_one_katex_cannot_parse_fails_the_build_by_name
         typeset_page(r'<div class="arithmatex">\[\frac{1}\]</div>', "ch07/bad.md")
 
 
-def test_notebook_css_drops_only_rules_that_cannot_match():
+def test_notebook_css_drops_only_rules_that_cannot_match(tmp_path, monkeypatch):
+    monkeypatch.setattr(notebook_css, "CACHE", tmp_path)  # not the repository's .cache/
     page = """<html><head><style>
     :root{--jp-x:1px} .jp-Cell{margin:0} .jp-Cell .jp-Editor{color:red}
     .jp-Cell:not(.jp-mod-active) .jp-InputPrompt{opacity:.5}
@@ -56,7 +58,8 @@ def test_notebook_css_drops_only_rules_that_cannot_match():
     assert trimmed_styles(unparsable) == unparsable
 
 
-def test_notebook_css_parses_a_sheet_once_and_each_page_gets_its_own_rules():
+def test_notebook_css_parses_a_sheet_once_and_each_page_gets_its_own_rules(tmp_path, monkeypatch):
+    monkeypatch.setattr(notebook_css, "CACHE", tmp_path)
     sheet = "<style>.jp-Cell{margin:0} .jp-Dialog{padding:0} @media print{.jp-Cell{color:red}}"
     sheet += "</style>"
     cell, dialog = sheet + '<div class="jp-Cell"></div>', sheet + '<div class="jp-Dialog"></div>'
@@ -73,7 +76,7 @@ def test_notebook_css_parses_a_sheet_once_and_each_page_gets_its_own_rules():
 def test_htmlproofer_anchors_are_the_ones_htmlproofer_reads_itself():
     from htmlproofer import plugin
 
-    from hooks.htmlproofer_anchors import read_anchors
+    from hooks.plugin_speedups import read_anchors
 
     by_beautifulsoup = plugin.read_anchors
     assert by_beautifulsoup.__module__ == "htmlproofer.plugin"  # not already replaced
@@ -91,3 +94,42 @@ def test_htmlproofer_anchors_are_the_ones_htmlproofer_reads_itself():
         read_anchors(page)
     )
     assert "after-unclosed" in read_anchors(page)  # </div> closed the template opened in it
+
+
+def test_notebook_css_reads_a_sheet_from_the_cache_of_an_earlier_build(tmp_path, monkeypatch):
+    monkeypatch.setattr(notebook_css, "CACHE", tmp_path)
+    sheet = """@charset "utf-8"; :root{--a:1} .jp-Cell,.jp-X:not(.jp-Y) p{margin:0}
+    /* a comment */ @media print{.jp-Cell{color:red} @supports (display:grid){.jp-Z{a:b}}}
+    @media screen{} .md-nav .jp-Cell{x:y} @font-face{font-family:f}"""
+    for text in (sheet, sheet + " ']"):  # one that parses and one that does not (None)
+        parsed.cache_clear()
+        built = parsed(text)  # parsed, and written for the next build
+        parsed.cache_clear()
+        assert parsed(text) == built == read_sheet(text)  # read back from the file
+    assert len(list(tmp_path.glob("*.json"))) == 2 and not list(tmp_path.glob("*.part"))
+    for cached in tmp_path.glob("*.json"):
+        cached.write_text('{"damaged', encoding="utf-8")  # an unreadable file is read again
+    parsed.cache_clear()
+    assert parsed(sheet) == read_sheet(sheet)
+
+
+def test_plugin_speedups_are_installed_once_and_print_site_output_is_unchanged(monkeypatch):
+    from htmlproofer import plugin as htmlproofer
+    from mkdocs_print_site_plugin import renderer as print_site
+
+    from hooks import plugin_speedups
+
+    original = print_site.fix_internal_links
+    monkeypatch.setattr(htmlproofer, "read_anchors", htmlproofer.read_anchors)  # restored after
+    monkeypatch.setattr(print_site, "fix_internal_links", original)
+    plugin_speedups.on_config({})
+    plugin_speedups.on_config({})  # `mkdocs serve` calls it again for each rebuild
+    assert htmlproofer.read_anchors is plugin_speedups.read_anchors
+    assert print_site.fix_internal_links.__wrapped__ is original  # wrapped once only
+    page = '<h2 id="a">A</h2><a href="other.html#b">b</a><a href="#a">a</a><img src="f.png">'
+    for _ in range(2):  # computed, then kept
+        kept = print_site.fix_internal_links(
+            page, "ch07/x.html", directory_urls=False, heading_number="1"
+        )
+        assert kept == original(page, "ch07/x.html", directory_urls=False, heading_number="1")
+    assert print_site.fix_internal_links.cache_info().hits == 1
