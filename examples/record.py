@@ -88,11 +88,16 @@ def source_cells(notebook) -> list[tuple[str, str]]:
 
 
 def data_files(example: pathlib.Path) -> list[pathlib.Path]:
-    """Files an example reads from beside itself, such as
-    examples/ch07/transformer_text.txt: every file next to it whose name
-    starts with the example's own name and is not code."""
+    """The files an example reads from its working folder, kept beside it:
+    examples/<chapter>/<example>_<anything>, not code (for instance
+    examples/ch07/transformer_text.txt). The one rule for them: the recorder
+    copies them into the run's folder, the build offers them for download
+    beside the notebook (hooks/recorded_runs.py) and the tests put them in
+    the reader's folder (tests/helpers.py)."""
     return sorted(
-        p for p in example.parent.glob(f"{example.stem}*") if p.suffix != ".py"
+        p
+        for p in example.parent.glob(f"{example.stem}_*")
+        if p.suffix != ".py"
     )
 
 

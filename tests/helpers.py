@@ -12,6 +12,8 @@ import markdown
 import pytest_codeblocks
 from mkdocs.config import load_config
 
+from examples.record import data_files, example_files
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 MNIST_SUBSET = REPO / "tests" / "data" / "MNIST" / "raw"
 PAGES = sorted((REPO / "docs").rglob("*.md"))
@@ -29,13 +31,14 @@ NO_NETWORK = {
 
 def reader_folder(path: pathlib.Path, with_data: bool = True) -> pathlib.Path:
     """A folder laid out as a reader's: ./data/MNIST/raw holds the tests' MNIST subset, and
-    the examples' own data files (examples/ch*/<example>_*.txt) sit beside the code a reader
-    copied, as they do in the repository."""
+    the examples' own data files (examples/record.py's `data_files`) sit beside the code a
+    reader copied, as they do in the repository."""
     path.mkdir(parents=True, exist_ok=True)
     if with_data:
         shutil.copytree(MNIST_SUBSET, path / "data" / "MNIST" / "raw")
-        for text in (REPO / "examples").glob("ch*/*.txt"):
-            shutil.copy(text, path / text.name)
+        for example in example_files():
+            for data in data_files(example):
+                shutil.copy(data, path / data.name)
     return path
 
 

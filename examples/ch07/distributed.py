@@ -51,6 +51,39 @@ class Net(nn.Module):
 
 
 # %%
+# --8<-- [start:process_group]
+def join_process_group(device_name):
+    """Join the group of processes torchrun started; (rank, size, device).
+
+    torchrun gives every process its RANK (0, 1, ... over all machines),
+    LOCAL_RANK (its number on this machine), WORLD_SIZE and the address
+    where rank 0 waits for the others. Without torchrun there are no such
+    variables: the program is then a group of one, on its own."""
+    if device_name == "auto":
+        device_name = "cuda" if torch.cuda.is_available() else "cpu"
+    if device_name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda is not available here")
+    # NCCL moves gradients between GPUs directly; gloo works on CPUs.
+    backend = "nccl" if device_name == "cuda" else "gloo"
+    if "WORLD_SIZE" in os.environ:  # started by torchrun
+        dist.init_process_group(backend)  # reads the variables above
+        local_rank = int(os.environ["LOCAL_RANK"])
+    else:  # a group of one: an in-memory store, no network needed
+        dist.init_process_group(
+            backend, store=dist.HashStore(), rank=0, world_size=1
+        )
+        local_rank = 0
+    if device_name == "cuda":
+        # One GPU per process: the LOCAL_RANK-th GPU of this machine.
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    return dist.get_rank(), dist.get_world_size(), device
+    # --8<-- [end:process_group]
+
+
+# %%
 # --8<-- [start:data]
 def normalise(images):
     """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as
@@ -73,8 +106,11 @@ def load_mnist(data_dir="./data", device="cpu"):
         (normalise(split.data).to(device), split.targets.to(device))
         for split in splits
     ]
+    # --8<-- [end:data]
 
 
+# %%
+# One line, not a traceback, for what a reader gets wrong
 # --8<-- [start:errors]
 MNIST_FILES = [
     "train-images-idx3-ubyte",
@@ -132,40 +168,6 @@ def check_writable(*paths):
                 f"stopped before doing anything"
             ) from None
     # --8<-- [end:errors]
-    # --8<-- [end:data]
-
-
-# %%
-# --8<-- [start:process_group]
-def join_process_group(device_name):
-    """Join the group of processes torchrun started; (rank, size, device).
-
-    torchrun gives every process its RANK (0, 1, ... over all machines),
-    LOCAL_RANK (its number on this machine), WORLD_SIZE and the address
-    where rank 0 waits for the others. Without torchrun there are no such
-    variables: the program is then a group of one, on its own."""
-    if device_name == "auto":
-        device_name = "cuda" if torch.cuda.is_available() else "cpu"
-    if device_name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda is not available here")
-    # NCCL moves gradients between GPUs directly; gloo works on CPUs.
-    backend = "nccl" if device_name == "cuda" else "gloo"
-    if "WORLD_SIZE" in os.environ:  # started by torchrun
-        dist.init_process_group(backend)  # reads the variables above
-        local_rank = int(os.environ["LOCAL_RANK"])
-    else:  # a group of one: an in-memory store, no network needed
-        dist.init_process_group(
-            backend, store=dist.HashStore(), rank=0, world_size=1
-        )
-        local_rank = 0
-    if device_name == "cuda":
-        # One GPU per process: the LOCAL_RANK-th GPU of this machine.
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
-    else:
-        device = torch.device("cpu")
-    return dist.get_rank(), dist.get_world_size(), device
-    # --8<-- [end:process_group]
 
 
 # %%

@@ -65,8 +65,12 @@ def load_mnist(data_dir="./data", device="cpu"):
         (normalise(split.data).to(device), split.targets.to(device))
         for split in splits
     ]
+    # --8<-- [end:data]
+    # --8<-- [end:setup]
 
 
+# %%
+# One line, not a traceback, for what a reader gets wrong
 # --8<-- [start:errors]
 MNIST_FILES = [
     "train-images-idx3-ubyte",
@@ -124,8 +128,6 @@ def check_writable(*paths):
                 f"stopped before doing anything"
             ) from None
     # --8<-- [end:errors]
-    # --8<-- [end:data]
-    # --8<-- [end:setup]
 
 
 # %%

@@ -73,8 +73,11 @@ def load_mnist(data_dir="./data", device="cpu"):
         (normalise(split.data).to(device), split.targets.to(device))
         for split in splits
     ]
+    # --8<-- [end:data]
 
 
+# %%
+# One line, not a traceback, for what a reader gets wrong
 # --8<-- [start:errors]
 MNIST_FILES = [
     "train-images-idx3-ubyte",
@@ -132,7 +135,6 @@ def check_writable(*paths):
                 f"stopped before doing anything"
             ) from None
     # --8<-- [end:errors]
-    # --8<-- [end:data]
 
 
 # %%
@@ -178,57 +180,6 @@ def evaluate(net, images, labels, batch_size=5000):
     return loss, accuracy
     # --8<-- [end:evaluate]
     # --8<-- [end:train]
-
-
-# %%
-# --8<-- [start:checkpoint]
-def atomic_write(path, write):
-    """Write into a temporary file beside `path`, then rename it over `path`:
-    a crash in the middle leaves the previous file whole, never half of one."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "wb", dir=path.parent, delete=False, prefix=f".{path.name}."
-    ) as file:
-        try:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        except BaseException:  # an error or Ctrl-C: leave no half file behind
-            file.close()
-            os.unlink(file.name)
-            raise
-    os.chmod(file.name, 0o644)  # temporary files are private; this one is not
-    os.replace(file.name, path)  # an atomic rename, on POSIX at least
-
-
-def load_checkpoint(path):
-    """A checkpoint of this program, read without running any pickled code."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise SystemExit(
-            f"error: cannot resume: there is no checkpoint at {path}; pass "
-            f"the --checkpoint of an earlier run, or start without --resume"
-        ) from None
-    except Exception:  # damaged, or another program's: the same advice
-        state = None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise SystemExit(
-            f"error: cannot resume from {path}: it is damaged or is not a "
-            f"checkpoint of this program; pass another --checkpoint, or "
-            f"start without --resume"
-        )
-    return state
-
-
-def save_epoch(args, state):
-    """Write the checkpoint, and the metrics if asked for, atomically."""
-    atomic_write(args.checkpoint, lambda file: torch.save(state, file))
-    if args.metrics_out:
-        lines = "".join(json.dumps(row) + "\n" for row in state["history"])
-        atomic_write(args.metrics_out, lambda file: file.write(lines.encode()))
-    # --8<-- [end:checkpoint]
 
 
 # %%
@@ -320,6 +271,57 @@ def pick_device(name):
     return torch.device(name)
     # --8<-- [end:flags]
     # --8<-- [end:args]
+
+
+# %%
+# --8<-- [start:checkpoint]
+def atomic_write(path, write):
+    """Write into a temporary file beside `path`, then rename it over `path`:
+    a crash in the middle leaves the previous file whole, never half of one."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "wb", dir=path.parent, delete=False, prefix=f".{path.name}."
+    ) as file:
+        try:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        except BaseException:  # an error or Ctrl-C: leave no half file behind
+            file.close()
+            os.unlink(file.name)
+            raise
+    os.chmod(file.name, 0o644)  # temporary files are private; this one is not
+    os.replace(file.name, path)  # an atomic rename, on POSIX at least
+
+
+def load_checkpoint(path):
+    """A checkpoint of this program, read without running any pickled code."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise SystemExit(
+            f"error: cannot resume: there is no checkpoint at {path}; pass "
+            f"the --checkpoint of an earlier run, or start without --resume"
+        ) from None
+    except Exception:  # damaged, or another program's: the same advice
+        state = None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise SystemExit(
+            f"error: cannot resume from {path}: it is damaged or is not a "
+            f"checkpoint of this program; pass another --checkpoint, or "
+            f"start without --resume"
+        )
+    return state
+
+
+def save_epoch(args, state):
+    """Write the checkpoint, and the metrics if asked for, atomically."""
+    atomic_write(args.checkpoint, lambda file: torch.save(state, file))
+    if args.metrics_out:
+        lines = "".join(json.dumps(row) + "\n" for row in state["history"])
+        atomic_write(args.metrics_out, lambda file: file.write(lines.encode()))
+    # --8<-- [end:checkpoint]
 
 
 # %%

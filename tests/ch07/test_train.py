@@ -177,4 +177,4 @@ def test_diverging_loss_gives_a_one_line_error(tmp_path):
 
 def test_missing_data_offline_gives_a_one_line_error(tmp_path):
     result = run_python(["-m", MODULE], cwd=reader_folder(tmp_path, with_data=False), timeout=300)
-    assert one_line_error(result) and "--data-dir" in result.stderr, describe(result)
+    assert one_line_error(result) and "data/MNIST/raw/" in result.stderr, describe(result)
