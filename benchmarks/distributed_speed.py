@@ -1,6 +1,6 @@
 """Benchmark: examples/ch07/distributed.py on 1 and 2 processes, on the full MNIST.
 
-    python benchmarks/distributed_speed.py [--data-root DIR]   # DIR holds MNIST/raw (default ./data)
+    python benchmarks/distributed_speed.py [--data-root DIR]  # DIR/MNIST/raw; default ./data
 
 Each run is a fresh `torchrun --standalone` (as `python -m torch.distributed.run`) training the
 default recipe (3 epochs, global batch 256) with the thread count pinned per process:
