@@ -22,12 +22,18 @@ import json
 import pathlib
 import posixpath
 import re
+import sys
 
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+# The rule for an example's data files is examples/record.py's, which the recorder and the
+# tests use too. MkDocs loads a hook from its path, so the book's root may not be importable.
+sys.path.insert(0, str(REPO))
+from examples.record import data_files  # noqa: E402
+
 NOTEBOOKS = REPO / "docs" / "notebooks"
 PLACEHOLDER = re.compile(
     r"\{\{\s*(?P<run>[\w/]+)\s+(?P<path>[\w.\-]+)(?::(?P<spec>[^}]*?))?\s*\}\}"
@@ -94,10 +100,8 @@ def downloads(notebook_uri: str) -> dict[str, pathlib.Path]:
         f"downloads/{chapter}/{stem}.ipynb": NOTEBOOKS / chapter / name,
         f"downloads/{chapter}/{stem}.py": examples / f"{stem}.py",
     }
-    # The example's own data files (examples/ch07/<stem>_*.txt ...) go with it.
-    for data in sorted(examples.glob(f"{stem}_*")):
-        if data.suffix != ".py":
-            found[f"downloads/{chapter}/{data.name}"] = data
+    for data in data_files(examples / f"{stem}.py"):  # the example's own, go with it
+        found[f"downloads/{chapter}/{data.name}"] = data
     return found
 
 
