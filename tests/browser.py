@@ -85,7 +85,7 @@ def page_weight(browser, base: str, name: str) -> tuple[dict, dict]:
     context = browser.new_context()
     sizes = record_sizes(context)
     page = context.new_page()
-    page.goto(base + name, wait_until="networkidle")
+    page.goto(base + name, wait_until="load")
     load_everything(page)
     context.close()
     return weight(sizes, base, name)

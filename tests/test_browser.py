@@ -92,9 +92,11 @@ def visit(browser, url, color_scheme="light", lazy=False):
     page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: seen["errors"].append(str(e)))
     context.on("request", lambda r: seen["requests"].append(r.url))
-    page.goto(url, wait_until="networkidle")
-    if lazy:
+    if lazy:  # loaded, scrolled to the end, and no request for half a second
+        page.goto(url, wait_until="load")
         load_everything(page)
+    else:
+        page.goto(url, wait_until="networkidle")
     return context, page, seen
 
 
