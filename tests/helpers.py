@@ -117,7 +117,9 @@ def page_blocks(page: pathlib.Path, languages: set[str]) -> list:
     lines = expanded(page).split("\n")
     after_previous = 0
     for kind, (start, end) in fences("\n".join(lines)):
-        if kind not in languages:
+        before = [lines[n].strip() for n in range(after_previous, start)]
+        expected_output = any("pytest-codeblocks:expected-output" in line for line in before)
+        if kind not in languages and not expected_output:  # a block's output stays visible
             for number in (start, end):
                 lines[number] = lines[number].replace("```", "~~~", 1)
             for number in range(after_previous, start):

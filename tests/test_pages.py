@@ -60,7 +60,7 @@ def opening_of_example(page: pathlib.Path, code: str) -> str | None:
     if example is None:
         return None
     shown, whole = statements(code), statements(example.read_text(encoding="utf-8"))
-    return module_name(example) if whole[: len(shown)] == shown else None
+    return module_name(example) if shown and whole[: len(shown)] == shown else None
 
 
 def group_of(page: pathlib.Path, block) -> str | None:
@@ -94,8 +94,15 @@ def test_no_snippet_line_is_left_unexpanded(page):
     assert not leftovers, f"{page.name} shows snippet lines as text: {leftovers}"
 
 
+# Lines after which a module run in the reader's folder would not be the same run.
+CHANGES_THE_SHELL = re.compile(r"^\s*(cd|export|source|\.|pushd|set|unset|alias)\b|^\s*\w+=")
+
+
 def shell_commands(code: str) -> tuple[list[str], list[str]]:
-    """The block's lines that run an example as a module, exactly so, and the other lines."""
+    """The block's lines that run an example as a module, exactly so, and the other lines.
+    A block that changes the shell's folder or environment keeps all its lines, in order."""
+    if any(CHANGES_THE_SHELL.match(line) for line in code.splitlines()):
+        return [], code.splitlines()
     modules, rest, continued = [], [], False
     for line in code.splitlines():
         match = MODULE_COMMAND.fullmatch(line.split("#")[0].strip())
@@ -159,6 +166,11 @@ def test_a_page_program_is_matched_with_its_example_only_when_it_is_the_same():
     program = page_blocks(page, PYTHON)[0].code
     assert opening_of_example(page, program) == "examples.ch07.mnist_mlp"
     assert opening_of_example(page, program + "\n# a comment changes nothing\n")
+    assert opening_of_example(page, "# a comment alone proves nothing\n") is None
+    assert shell_commands("python -m examples.ch07.mnist_mlp  # runs it")[0] == [
+        "examples.ch07.mnist_mlp"
+    ]
+    assert shell_commands("cd elsewhere\npython -m examples.ch07.mnist_mlp")[0] == []
     assert opening_of_example(page, program.replace("EPOCHS = 10", "EPOCHS = 9")) is None
     tree = ast.parse(program)
     tree.body[0], tree.body[1] = tree.body[1], tree.body[0]

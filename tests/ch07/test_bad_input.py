@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from examples.ch07 import train, transformer
+from examples.record import example_files
 from tests.helpers import MNIST_SUBSET, REPO, describe, reader_folder, run_python
 
 TRAIN, DISTRIBUTED = "examples.ch07.train", "examples.ch07.distributed"
@@ -140,6 +141,13 @@ LAST_FILE = {
     "mnist_mlp": "mnist_mlp_confusion.png",
     "transformer": "transformer_attention.png",
 }
+
+
+def test_every_example_that_saves_figures_is_in_that_list():
+    """A new example whose recorded run saved figures fails here until LAST_FILE names it."""
+    figures = REPO / "docs" / "notebooks" / "ch07"
+    saving = {p.stem for p in example_files() if list(figures.glob(f"{p.stem}_*.png"))}
+    assert saving == set(LAST_FILE)
 
 
 @pytest.mark.parametrize("example", LAST_FILE)
