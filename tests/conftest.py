@@ -134,12 +134,13 @@ def pytest_collection_modifyitems(config, items):
         if {"module_run", "notebook_run"} & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
 
-    # The examples' groups first, each a long unit of work; then the pages in a browser, one
-    # page a test, the whole chapter's print page first; then the short tests. Either worker
-    # takes the next unit as it is free, so the short ones fill what the long ones leave.
+    # The print page in a browser first: the whole chapter, the longest single test. Then
+    # the examples' groups, each a long unit of work; then the other pages in a browser, one
+    # page a test; then the short tests. Either worker takes the next unit as it is free, so
+    # the short ones fill what the long ones leave.
     def order(item):
         grouped = item.get_closest_marker("xdist_group") is not None
         browser = item.path.name == "test_browser.py"
-        return (not grouped, not browser, "print_page" not in item.name)
+        return ("print_page" not in item.name, not grouped, not browser)
 
     items.sort(key=order)

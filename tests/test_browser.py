@@ -96,7 +96,7 @@ def visit(browser, url, color_scheme="light", lazy=False):
         page.goto(url, wait_until="load")
         load_everything(page)
     else:
-        page.goto(url, wait_until="networkidle")
+        page.goto(url, wait_until="load")
     return context, page, seen
 
 
