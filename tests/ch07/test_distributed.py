@@ -8,6 +8,8 @@ order brings. The single process is bit-identical to examples/ch07/train.py: sam
 images, same arithmetic.
 """
 
+import shutil
+
 import pytest
 import torch
 
@@ -71,10 +73,11 @@ def test_two_ranks_match_one_process(tmp_path):
     assert_close(weights(folder / "two.pt"), weights(tmp_path / "one.pt"), TOLERANCE)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("program", ["distributed", "train"])
-def test_a_two_rank_checkpoint_resumes_in_one_process(tmp_path, program):
-    folder = reader_folder(tmp_path / "reader")
+@pytest.fixture(scope="module")
+def interrupted_two_ranks(tmp_path_factory):
+    """A 2-rank run stopped in its second epoch, and the same two epochs in one process,
+    never interrupted: both resumptions below start from this one checkpoint."""
+    folder = reader_folder(tmp_path_factory.mktemp("interrupted"))
     (folder / "interrupted.py").write_text(INTERRUPTED)
     result = run_python(
         [*TWO_RANKS, "interrupted.py", "--checkpoint", "run.pt", "--epochs", "2"],
@@ -84,21 +87,28 @@ def test_a_two_rank_checkpoint_resumes_in_one_process(tmp_path, program):
     assert result.returncode != 0, describe(result)
     state = torch.load(folder / "run.pt", weights_only=True)
     assert [row["epoch"] for row in state["history"]] == [1], describe(result)
+    whole = tmp_path_factory.mktemp("uninterrupted")
+    single_process(whole, "--epochs", "2")
+    return folder, weights(whole / "one.pt")
 
-    resume = [MODULE if program == "distributed" else "examples.ch07.train"]
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", ["distributed", "train"])
+def test_a_two_rank_checkpoint_resumes_in_one_process(tmp_path, program, interrupted_two_ranks):
+    interrupted, uninterrupted = interrupted_two_ranks
+    folder = reader_folder(tmp_path / "reader")
+    shutil.copy(interrupted / "run.pt", folder / "run.pt")
+    resume = MODULE if program == "distributed" else "examples.ch07.train"
     result = run_python(
-        ["-m", *resume, "--checkpoint", "run.pt", "--epochs", "2", "--resume"],
+        ["-m", resume, "--checkpoint", "run.pt", "--epochs", "2", "--resume"],
         cwd=folder,
         timeout=300,
     )
-    assert result.returncode == 0 and "resuming after epoch 1 of 2" in result.stdout, describe(
-        result
-    )
+    resumed_message = "resuming after epoch 1 of 2" in result.stdout
+    assert result.returncode == 0 and resumed_message, describe(result)
     resumed = torch.load(folder / "run.pt", weights_only=True)
     assert [row["epoch"] for row in resumed["history"]] == [1, 2]
-
-    single_process(tmp_path, "--epochs", "2")  # the same two epochs, never interrupted
-    assert_close(resumed["model"], weights(tmp_path / "one.pt"), TOLERANCE)
+    assert_close(resumed["model"], uninterrupted, TOLERANCE)
 
 
 def test_resume_refuses_other_settings(tmp_path):
