@@ -23,11 +23,10 @@ import tempfile
 
 from playwright.sync_api import sync_playwright
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from tests.browser import BUDGET_KB, launch, page_weight, served  # noqa: E402
-
 REPO = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
+sys.path.insert(0, str(REPO))  # run as a script: the book's root holds tests/browser.py
+from tests.browser import BUDGET_KB, launch, page_weight, served  # noqa: E402
 
 
 def measure(site: pathlib.Path) -> dict:

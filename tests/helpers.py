@@ -116,7 +116,7 @@ def page_blocks(page: pathlib.Path, languages: set[str]) -> list:
     tildes, which it does not read), with the pytest comments that precede them."""
     lines = expanded(page).split("\n")
     after_previous = 0
-    for kind, (start, end) in fences("\n".join(lines)):
+    for kind, (start, end) in fences(expanded(page)):
         before = [lines[n].strip() for n in range(after_previous, start)]
         expected_output = any("pytest-codeblocks:expected-output" in line for line in before)
         if kind not in languages and not expected_output:  # a block's output stays visible

@@ -92,11 +92,9 @@ def visit(browser, url, color_scheme="light", lazy=False):
     page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: seen["errors"].append(str(e)))
     context.on("request", lambda r: seen["requests"].append(r.url))
-    if lazy:  # loaded, scrolled to the end, and no request for half a second
-        page.goto(url, wait_until="load")
+    page.goto(url, wait_until="load")
+    if lazy:  # scrolled to the end, and no request for half a second
         load_everything(page)
-    else:
-        page.goto(url, wait_until="load")
     return context, page, seen
 
 

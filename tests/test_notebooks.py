@@ -12,9 +12,7 @@ import pytest
 from examples import record
 from hooks import recorded_runs
 from tests.conftest import EXAMPLES, example_name
-from tests.helpers import REPO
-
-PAGES = sorted((REPO / "docs").rglob("*.md"))
+from tests.helpers import PAGES, REPO
 
 
 @pytest.fixture(scope="module", params=EXAMPLES, ids=example_name)
