@@ -15,6 +15,13 @@ result (tests/test_hooks.py), and applies only to the plugin versions it was che
    regular expressions that take 0.6 s (a fifth of a rebuild). Its fix_internal_links is a
    function of the page's HTML and place alone, so its results for unchanged pages are kept.
    The anchors of unchanged pages are kept likewise.
+
+3. nbconvert (7.17), which mkdocs-jupyter calls for each notebook page, makes a new Jinja
+   environment for each notebook and compiles the same ~20 templates again: 2.6 s of CPU in a
+   first build of the book's ten notebook pages (later builds take the pages from
+   mkdocs-jupyter's cache). Every environment gets one Jinja bytecode cache, kept in memory, so
+   each template is compiled once per process; Jinja keys it by the template's name and the
+   checksum of its source, so an edited template is compiled again. Fresh clone: 7.3 s -> 6.6 s.
 """
 
 import functools
@@ -22,12 +29,18 @@ import html.parser
 import importlib.metadata
 import logging
 
+import jinja2
 from bs4.builder import HTMLParserTreeBuilder
 from htmlproofer import plugin as htmlproofer
 from mkdocs_print_site_plugin import renderer as print_site
+from nbconvert.exporters import templateexporter
 
 # The plugin versions whose functions these match.
-CHECKED_WITH = {"mkdocs-htmlproofer-plugin": ("1.6.0",), "mkdocs-print-site-plugin": ("2.9",)}
+CHECKED_WITH = {
+    "mkdocs-htmlproofer-plugin": ("1.6.0",),
+    "mkdocs-print-site-plugin": ("2.9",),
+    "nbconvert": ("7.17.2",),
+}
 # <br>, <img>...: closed as soon as opened, by the builder BeautifulSoup uses for html.parser
 VOID = frozenset(HTMLParserTreeBuilder().empty_element_tags)
 log = logging.getLogger("mkdocs.hooks.plugin_speedups")
@@ -74,6 +87,33 @@ def read_anchors(rendered_content: str) -> frozenset[str]:
     return frozenset(reader.anchors)
 
 
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Jinja's compiled templates, in memory, shared by every environment that uses it."""
+
+    def __init__(self):
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
+def environment_sharing_compiled_templates(create_environment):
+    @functools.wraps(create_environment)
+    def create(exporter):
+        environment = create_environment(exporter)
+        environment.bytecode_cache = COMPILED_TEMPLATES
+        return environment
+
+    return create
+
+
 def checked(package: str) -> bool:
     version = importlib.metadata.version(package)
     if version not in CHECKED_WITH[package]:
@@ -89,3 +129,8 @@ def on_config(config):
     fix_internal_links = print_site.fix_internal_links  # what it calls for each page
     if checked("mkdocs-print-site-plugin") and not hasattr(fix_internal_links, "cache_info"):
         print_site.fix_internal_links = functools.lru_cache(maxsize=64)(fix_internal_links)
+    create_environment = templateexporter.TemplateExporter._create_environment
+    if checked("nbconvert") and not hasattr(create_environment, "__wrapped__"):
+        templateexporter.TemplateExporter._create_environment = (
+            environment_sharing_compiled_templates(create_environment)
+        )

@@ -133,3 +133,37 @@ def test_plugin_speedups_are_installed_once_and_print_site_output_is_unchanged(m
         )
         assert kept == original(page, "ch07/x.html", directory_urls=False, heading_number="1")
     assert print_site.fix_internal_links.cache_info().hits == 1
+
+
+def test_nbconvert_compiles_each_template_once_and_renders_the_same_page(monkeypatch):
+    import jinja2
+    import nbformat
+    from nbconvert.exporters import HTMLExporter, templateexporter
+
+    from hooks import plugin_speedups
+
+    installed = templateexporter.TemplateExporter._create_environment  # restored after
+    original = getattr(installed, "__wrapped__", installed)  # another test may have installed it
+    monkeypatch.setattr(templateexporter.TemplateExporter, "_create_environment", original)
+    monkeypatch.setattr(plugin_speedups, "COMPILED_TEMPLATES", plugin_speedups.CompiledTemplates())
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# T\n$x^2$"), nbformat.v4.new_code_cell("1 + 1")]
+    )
+    unpatched, _ = HTMLExporter().from_notebook_node(notebook)
+    plugin_speedups.on_config({})
+    plugin_speedups.on_config({})  # `mkdocs serve` calls it again for each rebuild
+    assert templateexporter.TemplateExporter._create_environment.__wrapped__ is original
+    compiled = []
+    compile_template = jinja2.Environment.compile
+
+    def counted_compile(self, *args, **kwargs):
+        compiled.append(args)
+        return compile_template(self, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counted_compile)
+    for exporter_number in range(2):  # a new exporter, and environment, for each notebook
+        page, _ = HTMLExporter().from_notebook_node(notebook)
+        assert page == unpatched
+        if exporter_number == 0:
+            first = len(compiled)
+    assert first > 5 and len(compiled) == first  # the second one compiled nothing
