@@ -120,7 +120,7 @@ class Block(nn.Module):
 
 def sinusoidal_positions(length, dim):
     """The fixed position code of Vaswani et al. (2017): sines and cosines
-    whose wavelengths grow geometrically from 2 pi to 10000 * 2 pi."""
+    whose wavelengths grow geometrically from 2 pi towards 10000 * 2 pi."""
     position = torch.arange(length).unsqueeze(1)
     frequency = torch.exp(torch.arange(0, dim, 2) * (-math.log(10000) / dim))
     code = torch.zeros(length, dim)

@@ -35,6 +35,25 @@ def test_parameter_counts_on_the_page():
     assert count(net.fc) == 1_290 and count(net) == 82_186
 
 
+def test_multiply_adds_per_image_on_the_page():
+    """About 2.2 million in the LSTM, five times the chapter's network's 0.4 million."""
+    lstm = rnn.RowReader().lstm
+    per_step = lstm.weight_ih_l0.numel() + lstm.weight_hh_l0.numel()
+    lstm_macs = 28 * per_step
+    assert lstm_macs == 28 * 4 * (28 * 128 + 128 * 128) and round(lstm_macs / 1e6, 1) == 2.2
+    mlp_macs = 784 * 512 + 512 * 10
+    assert round(mlp_macs / 1e6, 1) == 0.4 and lstm_macs > 5 * mlp_macs
+
+
+def test_the_last_four_rows_hold_little_ink():
+    """The page: the climb over the last four rows is not because they hold much ink."""
+    from torchvision.datasets.mnist import read_image_file
+
+    images = read_image_file(str(REPO / "tests/data/MNIST/raw/t10k-images-idx3-ubyte"))
+    ink = images.float().sum(dim=(0, 2))
+    assert ink[24:].sum() < 0.05 * ink.sum()
+
+
 def test_reads_28_rows_and_answers_after_the_last():
     torch.manual_seed(0)
     net = rnn.RowReader().eval()

@@ -6,7 +6,9 @@ the `results` of the example's one run as a notebook in this session; its thresh
 well below what the book's machine measures. The rest check the model on small tensors.
 """
 
+import json
 import math
+import re
 
 import pytest
 import torch
@@ -28,6 +30,33 @@ def test_hand_attention_equals_pytorchs(causal):
     assert torch.allclose(weights.sum(-1), torch.ones(5, 2, 17))
     if causal:  # nothing attends to a later position
         assert torch.all(weights.triu(diagonal=1) == 0)
+
+
+def test_shuffling_keys_and_values_changes_nothing_only_without_the_mask():
+    """Without the mask, attention ignores order; with it, position i ignores the order of
+    positions 0..i only."""
+    generator = torch.Generator().manual_seed(4)
+    q, k, v = torch.randn(3, 12, 8, generator=generator)
+    shuffle = torch.randperm(12, generator=generator)
+    out, _ = transformer.attention(q, k, v)
+    shuffled, _ = transformer.attention(q, k[shuffle], v[shuffle])
+    assert torch.allclose(out, shuffled, atol=1e-6), "no mask: the same average everywhere"
+    out, _ = transformer.attention(q, k, v, causal=True)
+    shuffled, _ = transformer.attention(q, k[shuffle], v[shuffle], causal=True)
+    assert not torch.allclose(out, shuffled, atol=1e-3), "the mask: shuffling changes it"
+    last = torch.randperm(12, generator=generator)  # every position is before the last
+    shuffled, _ = transformer.attention(q, k[last], v[last], causal=True)
+    assert torch.allclose(out[-1], shuffled[-1], atol=1e-6), "among those it sees: blind"
+
+
+def test_blocks_normalise_before_each_part_pre_ln():
+    """x + attn(norm1(x)), then + mlp(norm2(x)): LayerNorm before each part, not after."""
+    torch.manual_seed(0)
+    block = transformer.Block(dim=16, heads=2, dropout=0.0).eval()
+    x = torch.randn(2, 5, 16)
+    with torch.no_grad():
+        x1 = x + block.attn(block.norm1(x))
+        assert torch.allclose(block(x), x1 + block.mlp(block.norm2(x1)), atol=1e-6)
 
 
 def test_a_later_character_does_not_change_earlier_outputs():
@@ -72,10 +101,31 @@ def test_brief_training_lowers_the_validation_loss(notebook_run):
 def test_samples_are_the_prompt_and_what_follows(notebook_run):
     samples = notebook_run(NAME).results["samples"]
     assert [s["step"] for s in samples] == transformer.SAMPLE_AT
-    assert all(s["text"].startswith("The ") and len(s["text"]) == 244 for s in samples)
+    assert all(s["text"].startswith("The ") and len(s["text"]) == 4 + 240 for s in samples)
+
+
+def test_the_recorded_last_sample_holds_what_the_page_describes():
+    """The page: by the end it writes "neural", "networks" and "PyTorch", and imitates the
+    chapter's reference ("...wani, A., ... (2017)") with a name, an initial, a year."""
+    text = recorded_results()["samples"][-1]["text"]
+    assert all(word in text for word in ("neural", "networks", "PyTorch", "neul networks"))
+    assert "neural networks" not in text
+    assert re.search(r"wani, [A-Z]\., .*\(\d{4}\)", text), text
 
 
 def test_the_hand_written_attention_matches_pytorchs_in_the_run(notebook_run):
     differences = notebook_run(NAME).results["attention_differences"]
     assert set(differences) == {"full", "causal"}
     assert all(value < 1e-5 for value in differences.values()), differences
+
+
+def recorded_results():
+    notebook = json.loads((REPO / f"docs/notebooks/{NAME}.ipynb").read_text())
+    return notebook["metadata"]["recorded_run"]["results"]
+
+
+def test_the_recorded_untrained_model_guesses_about_uniformly():
+    """The page: an untrained model's perplexity is close to the size of the alphabet."""
+    results = recorded_results()
+    first = math.exp(results["history"][0]["val_loss"])
+    assert abs(first - results["alphabet"]) < 0.15 * results["alphabet"], first
