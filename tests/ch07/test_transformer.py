@@ -3,9 +3,12 @@
 The tests set BOOK_QUICK_RUN=1 (tests/conftest.py), so the example trains for a few dozen
 steps instead of the recorded run's full length. The claims about that brief training read
 the `results` of the example's one run as a notebook in this session; its thresholds sit
-well below what the book's machine measures. The rest check the model on small tensors.
+well below what the book's machine measures. What the page says of the recorded run (its
+samples, its first perplexity, how often it read its text) is checked on the recorded
+notebook's results; the rest check the model on small tensors.
 """
 
+import inspect
 import json
 import math
 import re
@@ -129,3 +132,12 @@ def test_the_recorded_untrained_model_guesses_about_uniformly():
     results = recorded_results()
     first = math.exp(results["history"][0]["val_loss"])
     assert abs(first - results["alphabet"]) < 0.15 * results["alphabet"], first
+
+
+def test_the_recorded_run_read_its_text_hundreds_of_times_over():
+    """The page: the model has read its text hundreds of times over."""
+    results = recorded_results()
+    batch_size = inspect.signature(transformer.train).parameters["batch_size"].default
+    context = inspect.signature(transformer.GPT).parameters["context"].default
+    passes = results["steps"] * batch_size * context / results["train_characters"]
+    assert 200 <= passes < 1000, passes
