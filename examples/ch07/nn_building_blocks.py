@@ -309,9 +309,11 @@ def deep_mlp(activation):
     layers = [nn.Flatten()]
     for i in range(DEPTH):
         linear = nn.Linear(sizes[i], sizes[i + 1])
-        # Glorot's initialisation keeps the signal's size roughly steady
-        # from layer to layer; PyTorch's default would shrink it ten layers
-        # deep whatever the activation, and hide what we want to see.
+        # Glorot's initialisation, derived to keep the size of the signal
+        # and of the gradient steady from layer to layer, leaves it to the
+        # activation whether the gradient vanishes. With PyTorch's default,
+        # it would shrink ten layers deep with ReLU too, and hide what we
+        # want to see.
         nn.init.xavier_normal_(linear.weight)
         nn.init.zeros_(linear.bias)
         layers.append(linear)

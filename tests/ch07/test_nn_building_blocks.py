@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from examples.ch07 import nn_building_blocks as example
+from tests.helpers import REPO
 
 NAME = "ch07/nn_building_blocks"
 
@@ -89,3 +90,46 @@ def test_sigmoid_network_learns_nothing_in_an_epoch(notebook_run):
     accuracy = notebook_run(NAME).results["deep_test_accuracy"]
     assert accuracy["Sigmoid"] <= 15.0, accuracy
     assert accuracy["ReLU"] >= 25.0 and accuracy["Tanh"] >= 25.0, accuracy
+
+
+def test_lstm_has_four_sets_and_its_cell_passes_the_gradient_through_the_forget_gate():
+    """The page: three gates and the candidate make four sets of the RNN's parameters, and on
+    the cell's own path back through the steps the gradient is multiplied by the forget gate
+    alone. With the recurrent weights set to zero (so that the gates read only the inputs), the
+    gradient of the last cell state with respect to the first is the product of the forget
+    gates, which PyTorch computes with the second of the four blocks of weights."""
+    torch.manual_seed(0)
+    rnn, lstm = torch.nn.RNN(3, 4), torch.nn.LSTM(3, 4)
+    assert sum(p.numel() for p in lstm.parameters()) == 4 * sum(p.numel() for p in rnn.parameters())
+    with torch.no_grad():
+        lstm.weight_hh_l0.zero_()
+    x = torch.randn(6, 1, 3)  # 6 steps, a batch of 1
+    h0 = torch.zeros(1, 1, 4)
+    c0 = torch.randn(1, 1, 4, requires_grad=True)
+    _, (_, c_n) = lstm(x, (h0, c0))
+    (through_cell,) = torch.autograd.grad(c_n.sum(), c0)
+    w_f, b_f = lstm.weight_ih_l0[4:8], lstm.bias_ih_l0[4:8] + lstm.bias_hh_l0[4:8]
+    forget = torch.sigmoid(x[:, 0] @ w_f.T + b_f)  # (6 steps, 4 units)
+    assert torch.allclose(through_cell[0, 0], forget.prod(dim=0))
+
+
+def test_default_initialisation_would_hide_the_contrast():
+    """The example's comment: with PyTorch's default initialisation instead of Glorot's, the
+    gradient would shrink ten layers deep with ReLU too."""
+    (train_x, train_y), _ = example.load_mnist(str(REPO / "tests" / "data"))
+    images, labels = train_x[:256], train_y[:256]
+
+    def default_init_mlp(activation):
+        torch.manual_seed(0)
+        sizes = [784] + [example.WIDTH] * (example.DEPTH - 1) + [10]
+        layers = [torch.nn.Flatten()]
+        for i in range(example.DEPTH):
+            layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+            if i < example.DEPTH - 1:
+                layers.append(activation())
+        return torch.nn.Sequential(*layers)
+
+    default = example.gradient_norms(default_init_mlp(torch.nn.ReLU), images, labels)
+    glorot = example.gradient_norms(example.deep_mlp(torch.nn.ReLU), images, labels)
+    assert default[0] < 0.2 * default[-1], default
+    assert glorot[0] > 0.5 * glorot[-1], glorot
