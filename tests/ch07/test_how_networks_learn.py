@@ -83,3 +83,13 @@ def test_hand_written_epoch_trains_like_pytorch(notebook_run):
     assert abs(epoch["test_accuracy"] - epoch["torch_test_accuracy"]) <= 0.5
     assert epoch["max_weight_diff"] < 1e-4
     assert epoch["last_100_loss"] < 0.75 * epoch["first_loss"], "the loss should fall"
+
+
+def test_the_counts_and_the_loss_the_page_names():
+    """50,890 parameters, weights and biases; nn.CrossEntropyLoss, the chapter's loss, computes
+    F.cross_entropy."""
+    assert sum(p.numel() for p in example.Net().parameters()) == 50_890
+    assert sum(p.numel() for name, p in example.Net().named_parameters() if "bias" in name) == 74
+    torch.manual_seed(0)
+    logits, labels = torch.randn(8, 10), torch.arange(8)
+    assert torch.equal(torch.nn.CrossEntropyLoss()(logits, labels), F.cross_entropy(logits, labels))
