@@ -335,7 +335,7 @@ def plot_sweep(sweep, runs, sweep_epochs, filename="optimizers_lr.png"):
     fig, ax = plt.subplots(figsize=(7, 4))
     for key, points in sweep.items():
         lrs = [p["lr"] for p in points]
-        # A run whose loss became nan is drawn at chance level, 10 %.
+        # A run whose loss became nan or infinite is drawn at chance, 10 %.
         accs = [10.0 if p["diverged"] else p["test_accuracy"] for p in points]
         ax.plot(lrs, accs, "o-", color=COLOURS[key], label=runs[key]["name"])
         for p in points:

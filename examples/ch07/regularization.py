@@ -5,7 +5,8 @@
 # overfit: it learns its training images by heart and does worse on new ones.
 # Then the same training with weight decay, with dropout and with batch
 # normalization, to measure how much each narrows the gap between training
-# and test accuracy. The book's page "Regularization" explains the results.
+# and test accuracy. The book's page "Regularization, measured" explains the
+# results.
 
 # %%
 # --8<-- [start:setup]
@@ -326,7 +327,8 @@ if __name__ == "__main__":
 # ## `train()` and `eval()` give different answers
 #
 # Dropout and batch normalization behave differently while training and
-# while evaluating. A tiny network and four identical inputs show it.
+# while evaluating. A tiny network, given the same batch of four random inputs
+# twice in each mode, shows it.
 
 
 # %%
@@ -342,7 +344,7 @@ def show_modes():
         nn.Linear(4, 2),
     )
     inputs = torch.randn(4, 3)  # a batch of four inputs
-    with torch.no_grad():  # no training here: we only look at the outputs
+    with torch.no_grad():  # no gradients: we only look at the outputs
         tiny.train()
         first, second = tiny(inputs), tiny(inputs)
         tiny.eval()
