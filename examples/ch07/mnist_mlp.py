@@ -2,10 +2,10 @@
 # # The chapter's program, as a notebook
 #
 # A two-layer fully connected network learns to read handwritten digits
-# (MNIST) in 10 epochs of SGD, and is then measured on the 10,000 test digits
-# it never trained on. The book's page "The Code: Building Neural Networks"
-# explains it line by line. Run it cell by cell here, or as a script with
-# `python -m examples.ch07.mnist_mlp`.
+# (MNIST) in 10 epochs of SGD, and is measured after every epoch on the 10,000
+# test digits it never trained on. The book's page "The Code: Building Neural
+# Networks" explains it line by line. Run it cell by cell here, or as a script
+# with `python -m examples.ch07.mnist_mlp`.
 
 # %%
 # --8<-- [start:program]

@@ -5,8 +5,10 @@ They read the `results` of the example's one run as a notebook in this session
 machine, to leave room for other machines and versions of PyTorch.
 """
 
+import json
+
 from examples.ch07 import mnist_mlp
-from tests.helpers import describe, reader_folder, run_python
+from tests.helpers import REPO, describe, reader_folder, run_python
 
 NAME = "ch07/mnist_mlp"
 
@@ -34,3 +36,15 @@ def test_missing_data_offline_gives_a_clear_message(tmp_path):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, describe(result)
     assert "data/MNIST/raw/" in result.stderr and "Offline?" in result.stderr, describe(result)
+
+
+def test_recorded_run_reads_as_the_page_says():
+    """The page's reading of the recorded figure: in the first epochs the training loss, a
+    mean taken while the weights still changed, lies above the test loss measured at each
+    epoch's end; and the accuracy it quotes is the last epoch's."""
+    notebook = json.loads((REPO / "docs/notebooks/ch07/mnist_mlp.ipynb").read_text())
+    results = notebook["metadata"]["recorded_run"]["results"]
+    history = results["history"]
+    assert len(history) == mnist_mlp.EPOCHS
+    assert all(row["train_loss"] > row["test_loss"] for row in history[:2])
+    assert results["test_accuracy"] == history[-1]["test_accuracy"]
