@@ -111,6 +111,26 @@ def test_a_two_rank_checkpoint_resumes_in_one_process(tmp_path, program, interru
     assert_close(resumed["model"], uninterrupted, TOLERANCE)
 
 
+def test_one_process_still_does_ddp_s_work_every_step(monkeypatch):
+    """The page's reason why a group of one is slower than train.py: DDP still copies the
+    gradients into its bucket and all-reduces them through gloo at every step."""
+    monkeypatch.delenv("WORLD_SIZE", raising=False)  # a group of one, as the notebook runs
+    rank, world_size, device = distributed.join_process_group("cpu")
+    try:
+        assert (rank, world_size) == (0, 1)
+        torch.manual_seed(1)
+        net = distributed.Net()
+        model = distributed.DistributedDataParallel(net)
+        images, labels = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            torch.nn.functional.cross_entropy(model(images), labels).backward()
+        names = {event.key for event in prof.key_averages()}
+        assert "c10d::allreduce_" in names, sorted(names)
+        assert any("reducer" in name for name in names), sorted(names)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
 def test_resume_refuses_other_settings(tmp_path):
     single_process(tmp_path, "--epochs", "1")
     with pytest.raises(SystemExit, match="resume with those settings"):
