@@ -39,7 +39,7 @@ def ch07(*names: str) -> list[str]:
 
 
 TRAIN = "examples/ch07/train.py"
-MANUSCRIPT = "examples/ch07/mnist_mlp.py"  # the manuscript's program, kept as printed
+MANUSCRIPT = "examples/ch07/mnist_mlp.py"  # The Code: the manuscript's program, corrected
 # fmt: off
 # The examples that, like train.py, hold MNIST in memory as normalised tensors.
 TENSOR_MNIST = ch07("distributed", "cnn", "rnn", "optimizers", "regularization",
