@@ -50,7 +50,11 @@ print(_json.dumps({
     "torchvision": _tv.__version__,
     "threads": _torch.get_num_threads(),
     "cpus": _os.cpu_count(),
-    "processor": _platform.processor() or _platform.machine(),
+    "processor": next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+         if line.startswith("model name")), None
+    ) if _os.path.exists("/proc/cpuinfo") else None,
+    "machine": _platform.processor() or _platform.machine(),
     "results": globals().get("results"),
 }, default=float))
 """
@@ -185,7 +189,8 @@ def facts_cell(facts: dict):
         f"- date: {facts['date']}",
         f"- Python {facts['python']}, PyTorch {facts['torch']}, "
         f"torchvision {facts['torchvision']}",
-        f"- device: {results.get('device', 'cpu')} ({facts['processor']}, "
+        f"- device: {results.get('device', 'cpu')} "
+        f"({facts.get('processor') or facts['machine']}, "
         f"{facts['cpus']} cores, {facts['threads']} PyTorch threads)",
     ]
     if "train_images" in results:

@@ -159,7 +159,7 @@ OPTIMIZERS = {
 @torch.no_grad()
 def evaluate(net, images, labels, batch_size=5000):
     """The mean loss and the accuracy (%) on a whole dataset."""
-    net.eval()  # no dropout; batch norm uses its running statistics
+    net.eval()  # dropout off, batch norm on its running statistics (if any)
     logits = torch.cat(
         [
             net(images[i : i + batch_size])

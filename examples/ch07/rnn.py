@@ -164,7 +164,7 @@ def train_epoch(net, images, labels, optimizer, scheduler, generator):
 @torch.no_grad()
 def evaluate(net, images, labels, batch_size=5000):
     """The mean loss and the accuracy (%) on a whole dataset."""
-    net.eval()  # no dropout; batch norm uses its running statistics
+    net.eval()  # dropout off, batch norm on its running statistics (if any)
     logits = torch.cat(
         [
             net(images[i : i + batch_size])
