@@ -207,7 +207,7 @@ def train_epoch(
         loss = loss * world_size / len(batch)
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"the loss became {loss.item()}")
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()  # DDP averages the gradients over all processes
         optimizer.step()  # every process makes the same update
         scheduler.step()

@@ -153,7 +153,7 @@ def train_epoch(
         value = loss.item()
         if not math.isfinite(value):
             raise FloatingPointError(f"the loss became {value}")
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         scheduler.step()
