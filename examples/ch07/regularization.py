@@ -4,13 +4,17 @@
 # The chapter's network trained on only 1,000 MNIST digits, long enough to
 # overfit: it learns its training images by heart and does worse on new ones.
 # Then the same training with weight decay, with dropout and with batch
-# normalization, to measure how much each narrows the gap between training
-# and test accuracy. The book's page "Regularization, measured" explains the
-# results.
+# normalization, to measure on a validation set, held out from MNIST's
+# training images, how much each narrows the gap between training and
+# validation accuracy; early stopping keeps each network at its epoch of
+# lowest validation loss. The test set is read once, at the end, for the
+# configuration chosen on validation and for the baseline. The book's page
+# "Regularization, measured" explains the results.
 
 # %%
 # --8<-- [start:setup]
 # --8<-- [start:imports]
+import copy
 import errno
 import os
 import tempfile
@@ -52,6 +56,25 @@ def load_mnist(data_dir="./data", device="cpu"):
         for split in splits
     ]
     # --8<-- [end:data]
+
+
+# --8<-- [start:validation]
+def split_validation(images, labels, seed=0):
+    """Hold out one training image in twelve (5,000 of MNIST's 60,000),
+    drawn with a fixed seed, as a validation set: every choice (a learning
+    rate, an epoch count, when to stop) is made on it, so that the test
+    set, read once at the end, measures the network on unseen images."""
+    size = round(len(images) / 12)
+    train, validation = torch.utils.data.random_split(
+        range(len(images)),
+        [len(images) - size, size],
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return (
+        (images[train.indices], labels[train.indices]),
+        (images[validation.indices], labels[validation.indices]),
+    )
+    # --8<-- [end:validation]
     # --8<-- [end:setup]
 
 
@@ -131,7 +154,7 @@ class Net(nn.Module):
         self.fc2 = nn.Linear(512, 10)
 
     def forward(self, x):
-        x = x.view(-1, 784)
+        x = x.flatten(1)  # (N, 1, 28, 28) -> (N, 784)
         x = torch.relu(self.norm(self.fc1(x)))
         return self.fc2(self.drop(x))
 
@@ -166,18 +189,34 @@ def evaluate(net, images, labels, batch_size=5000):
     # --8<-- [end:evaluate]
 
 
-def train(net, weight_decay, train_set, test_set):
-    """SGD with momentum on the small training set; both accuracies after
-    every epoch. Every variant sees the same mini-batches (seed 1)."""
-    (train_x, train_y), (test_x, test_y) = train_set, test_set
+def train(net, weight_decay, train_set, validation_set):
+    """SGD with momentum on the small training set, measured on it and on
+    the validation set after every epoch. Returns that history and early
+    stopping's checkpoint: a copy of the network's weights at the epoch of
+    lowest validation loss. Every variant sees the same mini-batches."""
+    (train_x, train_y), (validation_x, validation_y) = (
+        train_set,
+        validation_set,
+    )
+    # Weight decay on the weight matrices only, as is usual: a bias, or
+    # batch norm's scale or shift, is one number per unit, which leaves
+    # little room to memorise, and pulling it to zero can hold a unit back.
+    matrices = [p for p in net.parameters() if p.dim() > 1]
+    vectors = [p for p in net.parameters() if p.dim() == 1]
     optimizer = torch.optim.SGD(
-        net.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=weight_decay
+        [
+            {"params": matrices, "weight_decay": weight_decay},
+            {"params": vectors, "weight_decay": 0.0},
+        ],
+        lr=LR,
+        momentum=MOMENTUM,
     )
     shuffler = torch.Generator().manual_seed(1)
-    history = []
+    history, checkpoint = [], None
     for epoch in range(1, EPOCHS + 1):
         net.train()  # dropout on, batch norm uses the batch's statistics
         order = torch.randperm(len(train_x), generator=shuffler)
+        order = order.to(train_x.device)
         for start in range(0, len(train_x), BATCH_SIZE):
             batch = order[start : start + BATCH_SIZE]
             loss = F.cross_entropy(net(train_x[batch]), train_y[batch])
@@ -185,18 +224,28 @@ def train(net, weight_decay, train_set, test_set):
             loss.backward()
             optimizer.step()
         train_loss, train_accuracy = evaluate(net, train_x, train_y)
-        test_loss, test_accuracy = evaluate(net, test_x, test_y)
+        validation_loss, validation_accuracy = evaluate(
+            net, validation_x, validation_y
+        )
         history.append(
             {
                 "epoch": epoch,
                 "train_loss": train_loss,
-                "test_loss": test_loss,
+                "validation_loss": validation_loss,
                 "train_accuracy": train_accuracy,
-                "test_accuracy": test_accuracy,
-                "gap": train_accuracy - test_accuracy,
+                "validation_accuracy": validation_accuracy,
+                "gap": train_accuracy - validation_accuracy,
             }
         )
-    return history
+        # Early stopping's checkpoint: the weights of the epoch with the
+        # lowest validation loss so far, copied, for training goes on
+        # changing the network's own tensors.
+        if validation_loss <= min(row["validation_loss"] for row in history):
+            checkpoint = {
+                "epoch": epoch,
+                "model": copy.deepcopy(net.state_dict()),
+            }
+    return history, checkpoint
     # --8<-- [end:train]
 
 
@@ -204,41 +253,86 @@ def train(net, weight_decay, train_set, test_set):
 # --8<-- [start:main]
 def main():
     check_writable("regularization_gap.png")  # saved at the end
-    (train_x, train_y), test_set = load_mnist()
+    # The accelerator (a GPU) if there is one, else the CPU: the same code
+    # runs on both, as the data and the networks are moved to `device`.
+    device = (
+        torch.accelerator.current_accelerator()
+        if torch.accelerator.is_available()
+        else torch.device("cpu")
+    )
+    (images, labels), test_set = load_mnist(device=device)
+    # The validation images are held out first; the small training set is
+    # drawn from the other training images, so the two never overlap.
+    (train_x, train_y), validation_set = split_validation(images, labels)
     small_train_set = (train_x[:TRAIN_IMAGES], train_y[:TRAIN_IMAGES])
 
-    runs = {}
+    runs, networks = {}, {}
     for key, (name, settings, weight_decay) in VARIANTS.items():
         torch.manual_seed(1)  # the same initial weights for every variant
-        history = train(
-            Net(**settings), weight_decay, small_train_set, test_set
+        net = Net(**settings).to(device)
+        history, checkpoint = train(
+            net, weight_decay, small_train_set, validation_set
         )
-        final = history[-1]
-        lowest = min(history, key=lambda row: row["test_loss"])
+        final, best = history[-1], history[checkpoint["epoch"] - 1]
         runs[key] = {
             "name": name,
             "history": history,
             "final": final,
-            "lowest_test_loss": lowest,
+            "early_stopping": best,
+        }
+        networks[key] = (net, checkpoint)
+        print(
+            f"{name:20} last epoch: validation accuracy "
+            f"{final['validation_accuracy']:.2f} %, loss "
+            f"{final['validation_loss']:.3f}; best epoch "
+            f"{best['epoch']:2}: {best['validation_accuracy']:.2f} %, "
+            f"{best['validation_loss']:.3f}"
+        )
+
+    # The choice, made on the validation set: the variant whose early
+    # stopping checkpoint has the lowest validation loss.
+    chosen = min(
+        runs, key=lambda k: runs[k]["early_stopping"]["validation_loss"]
+    )
+    # Only now the test set, once for each network it measures: the chosen
+    # variant and the baseline, each at its last epoch and at its checkpoint.
+    test = {}
+    for key in dict.fromkeys(["baseline", chosen]):  # each once, in order
+        net, checkpoint = networks[key]
+        last_loss, last_accuracy = evaluate(net, *test_set)
+        net.load_state_dict(checkpoint["model"])  # back to its best epoch
+        best_loss, best_accuracy = evaluate(net, *test_set)
+        test[key] = {
+            "last_epoch": {
+                "epoch": EPOCHS,
+                "test_loss": last_loss,
+                "test_accuracy": last_accuracy,
+            },
+            "early_stopping": {
+                "epoch": checkpoint["epoch"],
+                "test_loss": best_loss,
+                "test_accuracy": best_accuracy,
+            },
         }
         print(
-            f"{name:20}  train accuracy {final['train_accuracy']:6.2f} %"
-            f"  test accuracy {final['test_accuracy']:6.2f} %"
-            f"  gap {final['gap']:5.2f}  test loss "
-            f"{final['test_loss']:.3f}"
+            f"test set, {runs[key]['name']}: last epoch {last_accuracy:.2f} "
+            f"%, loss {last_loss:.3f}; early stopping (epoch "
+            f"{checkpoint['epoch']}) {best_accuracy:.2f} %, loss "
+            f"{best_loss:.3f}"
         )
 
     closest = min(runs, key=lambda k: runs[k]["final"]["gap"])
-    best = max(runs, key=lambda k: runs[k]["final"]["test_accuracy"])
     return {
-        "train_images": TRAIN_IMAGES,
+        "train_images": len(small_train_set[0]),
+        "validation_images": len(validation_set[0]),
         "test_images": len(test_set[0]),
         "epochs": EPOCHS,
         "runs": runs,
         "smallest_gap": closest,
         "smallest_gap_name": runs[closest]["name"],
-        "best": best,
-        "best_name": runs[best]["name"],
+        "chosen": chosen,
+        "chosen_name": runs[chosen]["name"],
+        "test": test,
     }
 
 
@@ -250,8 +344,9 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## The gap in pictures
 #
-# Training accuracy (dashed) and test accuracy (solid) after every epoch, for
-# each variant, and the test loss.
+# Training accuracy (dashed) and validation accuracy (solid) after every
+# epoch, for each variant, and the validation loss, with a dot at the epoch
+# that early stopping keeps.
 
 # %%
 # --8<-- [start:plots]
@@ -267,7 +362,8 @@ COLOURS = {
 
 
 def plot_gap(runs, filename="regularization_gap.png"):
-    """Train (dashed) and test (solid) accuracy, and the test loss."""
+    """Training (dashed) and validation (solid) accuracy, and the validation
+    loss with early stopping's epoch marked."""
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for key, run in runs.items():
         epochs = [row["epoch"] for row in run["history"]]
@@ -280,34 +376,36 @@ def plot_gap(runs, filename="regularization_gap.png"):
         )
         acc_ax.plot(
             epochs,
-            [r["test_accuracy"] for r in run["history"]],
+            [r["validation_accuracy"] for r in run["history"]],
             "-",
             color=colour,
             label=run["name"],
         )
         loss_ax.plot(
             epochs,
-            [r["test_loss"] for r in run["history"]],
+            [r["validation_loss"] for r in run["history"]],
             "-",
             color=colour,
             label=run["name"],
         )
+        best = run["early_stopping"]
+        loss_ax.plot(best["epoch"], best["validation_loss"], "o", color=colour)
     acc_ax.set(
         xlabel="epoch",
         ylabel="accuracy (%)",
         ylim=(80, 100.5),
-        title="Training (dashed) and test (solid) accuracy",
+        title="Training (dashed) and validation (solid) accuracy",
     )
     # Zoom in on the late epochs, where the curves part; the first epochs'
     # high losses would squash them flat.
     lowest = min(
-        r["test_loss"] for run in runs.values() for r in run["history"]
+        run["early_stopping"]["validation_loss"] for run in runs.values()
     )
     loss_ax.set(
         xlabel="epoch",
         ylabel="cross-entropy loss",
         ylim=(0.9 * lowest, 1.6 * lowest),
-        title="Test loss (zoomed)",
+        title="Validation loss (zoomed); dots: early stopping's epoch",
     )
     loss_ax.legend()
     for ax in (acc_ax, loss_ax):
