@@ -38,7 +38,7 @@ class Net(nn.Module):
         self.fc2 = nn.Linear(HIDDEN, 10)
 
     def forward(self, x):
-        x = x.view(-1, 784)
+        x = x.flatten(1)  # (B, 1, 28, 28) -> (B, 784)
         return self.fc2(torch.relu(self.fc1(x)))
         # --8<-- [end:network]
 
@@ -136,7 +136,7 @@ def forward(weights, images):
     """The forward pass, written out. It returns every intermediate result,
     because the backward pass needs them."""
     W1, b1, W2, b2 = weights
-    x = images.view(-1, 784)  # (B, 784): one row per image
+    x = images.flatten(1)  # (B, 784): one row per image
     z1 = x @ W1.T + b1  # (B, 64): each hidden unit's weighted sum
     h = z1.clamp(min=0)  # ReLU: negative sums become 0
     z2 = h @ W2.T + b2  # (B, 10): the logits, one score per digit
@@ -350,6 +350,9 @@ def plot_losses(losses, window=50):
 # --8<-- [start:main]
 def main():
     check_writable("how_networks_learn_loss.png")  # saved at the end
+    # On the CPU even where there is an accelerator: the gradient check below
+    # needs 64-bit floats, which not every accelerator has (Apple's MPS has
+    # none), and the tensors are small: the whole run takes seconds here.
     (train_x, train_y), (test_x, test_y) = load_mnist()
     # The first mini-batch of a shuffled training set: real digits.
     torch.manual_seed(0)

@@ -157,15 +157,15 @@ def main():
     )
     torch.manual_seed(1)  # (10)!
     train_set, test_set = load_mnist(train=True), load_mnist(train=False)
-    train_loader = torch.utils.data.DataLoader(
+    train_loader = torch.utils.data.DataLoader(  # (11)!
         train_set, batch_size=BATCH_SIZE, shuffle=True
     )
     test_loader = torch.utils.data.DataLoader(test_set, batch_size=1000)
 
     # Set up the model, the optimizer and the loss function
     net = Net()
-    optimizer = optim.SGD(net.parameters(), lr=0.01, momentum=0.5)
-    criterion = nn.CrossEntropyLoss()  # (11)!
+    optimizer = optim.SGD(net.parameters(), lr=0.01, momentum=0.5)  # (12)!
+    criterion = nn.CrossEntropyLoss()  # (13)!
 
     history, train_seconds = [], 0.0
     for epoch in range(1, EPOCHS + 1):
@@ -188,7 +188,7 @@ def main():
             }
         )
     print("Finished Training")
-    results = {  # (12)!
+    results = {  # (14)!
         "device": "cpu",
         "train_images": len(train_set),
         "test_images": len(test_set),

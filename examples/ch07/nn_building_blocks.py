@@ -124,7 +124,7 @@ class Net(nn.Module):
         self.fc2 = nn.Linear(512, 10)
 
     def forward(self, x):  # called by net(x)
-        x = x.view(-1, 784)
+        x = x.flatten(1)  # (B, 1, 28, 28) -> (B, 784): one row per image
         return self.fc2(torch.relu(self.fc1(x)))
 
 
@@ -163,7 +163,7 @@ def save_and_load(net, images, path="net_weights.pt"):
     network, and check that it computes exactly the same outputs."""
     state = net.state_dict()  # an ordered dict: parameter name -> tensor
     torch.save(state, path)
-    fresh = Net()  # new random weights...
+    fresh = Net().to(images.device)  # new random weights...
     # ...replaced by the saved ones. weights_only=True reads tensors and
     # plain containers only, never arbitrary pickled code.
     fresh.load_state_dict(torch.load(path, weights_only=True))
@@ -359,7 +359,7 @@ def train_briefly(
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
     order = torch.randperm(
         len(train_x), generator=torch.Generator().manual_seed(0)
-    )
+    ).to(train_x.device)
     for start in range(0, len(train_x), batch_size):
         batch = order[start : start + batch_size]
         optimizer.zero_grad()
@@ -380,24 +380,33 @@ def main():
         "nn_building_blocks_activations.png",
         "nn_building_blocks_gradients.png",
     )  # saved at the end
-    (train_x, train_y), (test_x, test_y) = load_mnist()
+    # The accelerator (a GPU) if there is one, else the CPU: training the
+    # three deep networks for an epoch is the one long part of this page.
+    device = (
+        torch.accelerator.current_accelerator()
+        if torch.accelerator.is_available()
+        else torch.device("cpu")
+    )
+    (train_x, train_y), (test_x, test_y) = load_mnist(device=device)
     images, labels = train_x[:256], train_y[:256]
 
     torch.manual_seed(0)
-    net = Net()
+    net = Net().to(device)
     counts = describe_parameters(net)
     sequential_count = sum(p.numel() for p in sequential_net().parameters())
     print(f"the nn.Sequential version has {sequential_count:,} parameters")
     saved = save_and_load(net, images)
 
     with torch.no_grad():
-        edges = edge_filters()(images[:1])[0]
-    plot_feature_maps(images[0], edges)
-    shapes = shapes_of_layers(images)
+        edges = edge_filters().to(device)(images[:1])[0]
+    # matplotlib draws from the CPU's memory; and a layer's output has the
+    # same shape on any device.
+    plot_feature_maps(images[0].cpu(), edges.cpu())
+    shapes = shapes_of_layers(images.cpu())
     largest = plot_activations()
 
     norms = {
-        name: gradient_norms(deep_mlp(activation), images, labels)
+        name: gradient_norms(deep_mlp(activation).to(device), images, labels)
         for name, (activation, _) in ACTIVATIONS.items()
     }
     for name, values in norms.items():
@@ -408,7 +417,7 @@ def main():
     plot_gradient_norms(norms)
     accuracy = {
         name: train_briefly(
-            deep_mlp(activation), train_x, train_y, test_x, test_y
+            deep_mlp(activation).to(device), train_x, train_y, test_x, test_y
         )
         for name, (activation, _) in ACTIVATIONS.items()
     }
@@ -417,6 +426,7 @@ def main():
         {name: f"{value:.2f} %" for name, value in accuracy.items()},
     )
     return {
+        "device": str(device),
         "train_images": len(train_x),
         "test_images": len(test_x),
         "mlp": counts,

@@ -92,25 +92,51 @@ def test_sigmoid_network_learns_nothing_in_an_epoch(notebook_run):
     assert accuracy["ReLU"] >= 25.0 and accuracy["Tanh"] >= 25.0, accuracy
 
 
-def test_lstm_has_four_sets_and_its_cell_passes_the_gradient_through_the_forget_gate():
-    """The page: three gates and the candidate make four sets of the RNN's parameters, and on
-    the cell's own path back through the steps the gradient is multiplied by the forget gate
-    alone. With the recurrent weights set to zero (so that the gates read only the inputs), the
-    gradient of the last cell state with respect to the first is the product of the forget
-    gates, which PyTorch computes with the second of the four blocks of weights."""
+def test_lstm_as_a_building_block():
+    """The page: an LSTM returns output, (h_n, c_n), starts from zeros when given no states,
+    and has four sets of the RNN's parameters stacked in the RNN's four tensors, each four
+    times as tall. (What the four sets compute, the gates, is the RNN page's and its tests'.)"""
     torch.manual_seed(0)
-    rnn, lstm = torch.nn.RNN(3, 4), torch.nn.LSTM(3, 4)
-    assert sum(p.numel() for p in lstm.parameters()) == 4 * sum(p.numel() for p in rnn.parameters())
-    with torch.no_grad():
-        lstm.weight_hh_l0.zero_()
-    x = torch.randn(6, 1, 3)  # 6 steps, a batch of 1
-    h0 = torch.zeros(1, 1, 4)
-    c0 = torch.randn(1, 1, 4, requires_grad=True)
-    _, (_, c_n) = lstm(x, (h0, c0))
-    (through_cell,) = torch.autograd.grad(c_n.sum(), c0)
-    w_f, b_f = lstm.weight_ih_l0[4:8], lstm.bias_ih_l0[4:8] + lstm.bias_hh_l0[4:8]
-    forget = torch.sigmoid(x[:, 0] @ w_f.T + b_f)  # (6 steps, 4 units)
-    assert torch.allclose(through_cell[0, 0], forget.prod(dim=0))
+    rnn, lstm = torch.nn.RNN(28, 64), torch.nn.LSTM(28, 64)
+    rnn_count = sum(p.numel() for p in rnn.parameters())
+    assert sum(p.numel() for p in lstm.parameters()) == 4 * rnn_count == 4 * 6016
+    rnn_shapes = {name: p.shape for name, p in rnn.named_parameters()}
+    lstm_shapes = {name: p.shape for name, p in lstm.named_parameters()}
+    names = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    assert list(lstm_shapes) == list(rnn_shapes) == names
+    for name, shape in rnn_shapes.items():
+        assert lstm_shapes[name] == (4 * shape[0], *shape[1:]), name
+    x = torch.randn(5, 3, 28)  # 5 steps, a batch of 3
+    output, (h_n, c_n) = lstm(x)
+    zeros = torch.zeros(1, 3, 64)
+    same, (same_h, same_c) = lstm(x, (zeros, zeros))
+    assert h_n.shape == c_n.shape == (1, 3, 64)
+    assert torch.equal(output, same) and torch.equal(c_n, same_c)
+
+
+def test_initialisations_as_the_page_gives_them():
+    """The page: Glorot's initialisation has a variance of 2 / (inputs + outputs); PyTorch's
+    default for nn.Linear is uniform with a variance of 1 / (3 x inputs), a third of Glorot's
+    for a square layer."""
+    torch.manual_seed(0)
+    inputs = outputs = 512
+    default = torch.nn.Linear(inputs, outputs).weight.detach()
+    bound = 1 / inputs**0.5
+    assert default.abs().max() <= bound and default.abs().max() > 0.99 * bound  # uniform
+    assert default.var().item() == pytest.approx(1 / (3 * inputs), rel=0.02)
+    glorot = torch.nn.init.xavier_normal_(torch.empty(outputs, inputs))
+    assert glorot.var().item() == pytest.approx(2 / (inputs + outputs), rel=0.02)
+    assert default.var().item() == pytest.approx(glorot.var().item() / 3, rel=0.03)
+
+
+def test_net_flattens_each_image_into_one_row():
+    """The page: x.flatten(1) keeps the batch dimension and lays each image out as 784
+    numbers, as the manuscript's view(-1, 784) does for MNIST's images."""
+    x = torch.randn(5, 1, 28, 28)
+    assert torch.equal(x.flatten(1), x.view(-1, 784))
+    torch.manual_seed(0)
+    net = example.Net()
+    assert net(x).shape == (5, 10)
 
 
 def test_default_initialisation_would_hide_the_contrast():
