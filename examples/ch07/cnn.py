@@ -5,6 +5,8 @@
 # max-pooling, then two fully connected layers) learns MNIST in 4 epochs,
 # with the fast training loop of "Training faster and safer". At the end it
 # shows the 16 filters of its first layer and what they make of one digit.
+# It holds out 5,000 training images as a validation set, reports them after
+# every epoch, and reads the test set once, at the end.
 # Run it as a script with `python -m examples.ch07.cnn`.
 
 # %%
@@ -33,10 +35,12 @@ class ConvNet(nn.Module):
         super().__init__()
         # 16 filters of 5 x 5 pixels slide over the 28 x 28 image: 16 maps
         # of 24 x 24 (no padding, so a 5-wide filter fits 24 times).
-        self.conv1 = nn.Conv2d(1, 16, kernel_size=5)
+        # No bias: the batch norm after it subtracts each map's mean, which
+        # would cancel any bias, and adds a learned shift of its own.
+        self.conv1 = nn.Conv2d(1, 16, kernel_size=5, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         # 32 filters, each 5 x 5 over all 16 maps of the first layer.
-        self.conv2 = nn.Conv2d(16, 32, kernel_size=5)
+        self.conv2 = nn.Conv2d(16, 32, kernel_size=5, bias=False)
         self.bn2 = nn.BatchNorm2d(32)
         self.fc1 = nn.Linear(32 * 4 * 4, 128)
         self.fc2 = nn.Linear(128, 10)
@@ -50,7 +54,7 @@ class ConvNet(nn.Module):
     def forward(self, x):
         _, x = self.features(x)
         x = F.max_pool2d(x, 2)  # (N, 32, 4, 4)
-        x = torch.flatten(x, 1)  # (N, 512)
+        x = x.flatten(1)  # (N, 512): one row of features per image
         x = F.relu(self.fc1(x))
         return self.fc2(x)
         # --8<-- [end:setup]
@@ -80,6 +84,25 @@ def load_mnist(data_dir="./data", device="cpu"):
         for split in splits
     ]
     # --8<-- [end:data]
+
+
+# --8<-- [start:validation]
+def split_validation(images, labels, seed=0):
+    """Hold out one training image in twelve (5,000 of MNIST's 60,000),
+    drawn with a fixed seed, as a validation set: every choice (a learning
+    rate, an epoch count, when to stop) is made on it, so that the test
+    set, read once at the end, measures the network on unseen images."""
+    size = round(len(images) / 12)
+    train, validation = torch.utils.data.random_split(
+        range(len(images)),
+        [len(images) - size, size],
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return (
+        (images[train.indices], labels[train.indices]),
+        (images[validation.indices], labels[validation.indices]),
+    )
+    # --8<-- [end:validation]
 
 
 # %%
@@ -148,17 +171,19 @@ def check_writable(*paths):
 def train_epoch(net, images, labels, optimizer, scheduler, generator):
     """One pass over the training set in a new random order; the mean loss."""
     net.train()  # batch normalization uses the statistics of each batch
-    order = torch.randperm(len(images), generator=generator)
-    total_loss = 0.0
+    order = torch.randperm(len(images), generator=generator).to(images.device)
+    # The sum of the losses stays a tensor on the device: reading it with
+    # .item() at every step would make the CPU wait for the GPU each time.
+    total_loss = torch.zeros((), device=images.device)
     for start in range(0, len(images), BATCH_SIZE):
         batch = order[start : start + BATCH_SIZE]
         loss = F.cross_entropy(net(images[batch]), labels[batch])
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         scheduler.step()
-        total_loss += loss.item() * len(batch)
-    return total_loss / len(images)
+        total_loss += loss.detach() * len(batch)
+    return total_loss.item() / len(images)  # read once per epoch
 
 
 # --8<-- [start:evaluate]
@@ -189,10 +214,18 @@ def main():
     check_writable(
         "cnn_filters.png", "cnn_feature_maps.png"
     )  # saved at the end
+    # The accelerator (a GPU) if there is one, else the CPU: the same code
+    # runs on both, as the data and the network are moved to `device`.
+    device = (
+        torch.accelerator.current_accelerator()
+        if torch.accelerator.is_available()
+        else torch.device("cpu")
+    )
     torch.manual_seed(1)  # the initial weights
     shuffler = torch.Generator().manual_seed(1)  # the order of the images
-    (train_x, train_y), (test_x, test_y) = load_mnist()
-    net = ConvNet()
+    (train_x, train_y), (test_x, test_y) = load_mnist(device=device)
+    (train_x, train_y), (valid_x, valid_y) = split_validation(train_x, train_y)
+    net = ConvNet().to(device)
     optimizer = torch.optim.SGD(
         net.parameters(), lr=PEAK_LR, momentum=0.9, nesterov=True
     )
@@ -202,46 +235,54 @@ def main():
         total_steps=EPOCHS * math.ceil(len(train_x) / BATCH_SIZE),
     )
     print(
-        f"{count_parameters(net):,} parameters, "
+        f"{count_parameters(net):,} parameters, on {device.type}, "
         f"{torch.get_num_threads()} threads"
     )
 
     history, train_seconds = [], 0.0
     for epoch in range(1, EPOCHS + 1):
-        start = time.perf_counter()  # time the training, not the testing
+        start = time.perf_counter()  # time the training, not the validation
         train_loss = train_epoch(
             net, train_x, train_y, optimizer, scheduler, shuffler
         )
         train_seconds += time.perf_counter() - start
-        test_loss, accuracy = evaluate(net, test_x, test_y)
+        valid_loss, valid_accuracy = evaluate(net, valid_x, valid_y)
         history.append(
             {
                 "epoch": epoch,
                 "train_loss": train_loss,
-                "test_loss": test_loss,
-                "test_accuracy": accuracy,
+                "validation_loss": valid_loss,
+                "validation_accuracy": valid_accuracy,
                 "train_seconds": train_seconds,
             }
         )
         print(
             f"epoch {epoch}/{EPOCHS}  train loss {train_loss:.4f}  "
-            f"test loss {test_loss:.4f}  test accuracy {accuracy:.2f} %  "
+            f"validation loss {valid_loss:.4f}  "
+            f"validation accuracy {valid_accuracy:.2f} %  "
             f"({train_seconds:.1f} s of training so far)"
         )
+    # The test set, once, now that nothing more will be chosen.
+    test_loss, test_accuracy = evaluate(net, test_x, test_y)
+    print(f"test loss {test_loss:.4f}  test accuracy {test_accuracy:.2f} %")
     results = {
+        "device": device.type,
         "train_images": len(train_x),
+        "validation_images": len(valid_x),
         "test_images": len(test_x),
         "threads": torch.get_num_threads(),
         "parameters": count_parameters(net),
         "history": history,
-        "test_accuracy": history[-1]["test_accuracy"],
+        "validation_accuracy": history[-1]["validation_accuracy"],
+        "test_loss": test_loss,
+        "test_accuracy": test_accuracy,
         "train_seconds": train_seconds,
     }
-    return net, (test_x, test_y), results
+    return net, (valid_x, valid_y), results
 
 
 if __name__ == "__main__":
-    net, (test_x, test_y), results = main()
+    net, (valid_x, valid_y), results = main()
 # --8<-- [end:main]
 
 
@@ -249,7 +290,8 @@ if __name__ == "__main__":
 # ## What the network learned, in pictures
 #
 # The 16 filters of the first convolution layer, and the maps that the two
-# convolution stages make of the first test digit.
+# convolution stages make of the first validation digit (the test set is
+# not looked at again).
 
 # %%
 # --8<-- [start:plots]
@@ -259,7 +301,7 @@ import matplotlib.pyplot as plt
 def plot_filters(net, filename="cnn_filters.png"):
     """The 16 learned 5 x 5 filters of the first layer; red weights add,
     blue weights subtract where they lie over ink."""
-    weights = net.conv1.weight.detach().squeeze(1)  # (16, 5, 5)
+    weights = net.conv1.weight.detach().cpu().squeeze(1)  # (16, 5, 5)
     fig, axes = plt.subplots(2, 8, figsize=(8, 2.8))
     for i, ax in enumerate(axes.flat):
         limit = weights[i].abs().max().item()
@@ -277,7 +319,8 @@ def plot_feature_maps(net, image, filename="cnn_feature_maps.png"):
     """One digit, the 16 maps of the first stage and 16 of the 32 maps of
     the second stage (darker: stronger response)."""
     net.eval()
-    maps1, maps2 = net.features(image.unsqueeze(0))
+    maps1, maps2 = (m.cpu() for m in net.features(image.unsqueeze(0)))
+    image = image.cpu()  # matplotlib draws from the CPU's memory
     fig, axes = plt.subplots(4, 9, figsize=(9, 5.4))
     for ax in axes.flat:
         ax.axis("off")
@@ -290,9 +333,7 @@ def plot_feature_maps(net, image, filename="cnn_feature_maps.png"):
         ax = axes[2 + i // 8, 1 + i % 8]
         ax.imshow(maps2[0, i], cmap="gray_r")
         ax.set_title(f"conv2 #{i}", fontsize=8)
-    fig.suptitle(
-        "Feature maps of one test digit: conv1 (24 x 24), conv2 (8 x 8)"
-    )
+    fig.suptitle("Feature maps of one digit: conv1 (24 x 24), conv2 (8 x 8)")
     fig.tight_layout()
     fig.savefig(filename, dpi=100)
     return fig
@@ -300,6 +341,6 @@ def plot_feature_maps(net, image, filename="cnn_feature_maps.png"):
 
 if __name__ == "__main__":
     plot_filters(net)
-    plot_feature_maps(net, test_x[0])
+    plot_feature_maps(net, valid_x[0])
     print("Saved cnn_filters.png and cnn_feature_maps.png")
 # --8<-- [end:plots]

@@ -5,6 +5,8 @@
 # pixels per step, carrying a hidden state from row to row. After the last
 # row, a linear layer turns the hidden state into ten scores. At the end we
 # watch its answer form as it reads one digit, row by row.
+# It holds out 5,000 training images as a validation set, reports them after
+# every epoch, and reads the test set once, at the end.
 # Run it as a script with `python -m examples.ch07.rnn`.
 
 # %%
@@ -40,8 +42,9 @@ class RowReader(nn.Module):
         self.fc = nn.Linear(HIDDEN_SIZE, 10)
 
     def forward(self, images, every_step=False):
-        rows = images.view(-1, 28, 28)  # (N, 28 steps, 28 pixels)
-        outputs, _ = self.lstm(rows)  # the hidden state after every step
+        # images: (N, 28, 28), that is, N sequences of 28 steps (the rows)
+        # of 28 numbers (the pixels of a row), as batch_first expects.
+        outputs, _ = self.lstm(images)  # the hidden state after every step
         if every_step:  # the answer it would give after each row
             return self.fc(outputs)  # (N, 28, 10)
         return self.fc(outputs[:, -1])  # after the last row: (N, 10)
@@ -76,6 +79,25 @@ def load_mnist(data_dir="./data", device="cpu"):
     ]
     # --8<-- [end:loading]
     # --8<-- [end:data]
+
+
+# --8<-- [start:validation]
+def split_validation(images, labels, seed=0):
+    """Hold out one training image in twelve (5,000 of MNIST's 60,000),
+    drawn with a fixed seed, as a validation set: every choice (a learning
+    rate, an epoch count, when to stop) is made on it, so that the test
+    set, read once at the end, measures the network on unseen images."""
+    size = round(len(images) / 12)
+    train, validation = torch.utils.data.random_split(
+        range(len(images)),
+        [len(images) - size, size],
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return (
+        (images[train.indices], labels[train.indices]),
+        (images[validation.indices], labels[validation.indices]),
+    )
+    # --8<-- [end:validation]
 
 
 # %%
@@ -144,20 +166,22 @@ def check_writable(*paths):
 def train_epoch(net, images, labels, optimizer, scheduler, generator):
     """One pass over the training set in a new random order; the mean loss."""
     net.train()
-    order = torch.randperm(len(images), generator=generator)
-    total_loss = 0.0
+    order = torch.randperm(len(images), generator=generator).to(images.device)
+    # The sum of the losses stays a tensor on the device: reading it with
+    # .item() at every step would make the CPU wait for the GPU each time.
+    total_loss = torch.zeros((), device=images.device)
     for start in range(0, len(images), BATCH_SIZE):
         batch = order[start : start + BATCH_SIZE]
         loss = F.cross_entropy(net(images[batch]), labels[batch])
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         # Gradients flow back through all 28 steps and can spike; cap
         # their overall size so that one bad batch cannot wreck the weights.
         nn.utils.clip_grad_norm_(net.parameters(), max_norm=1.0)
         optimizer.step()
         scheduler.step()
-        total_loss += loss.item() * len(batch)
-    return total_loss / len(images)
+        total_loss += loss.detach() * len(batch)
+    return total_loss.item() / len(images)  # read once per epoch
 
 
 # --8<-- [start:evaluate]
@@ -182,10 +206,18 @@ def evaluate(net, images, labels, batch_size=5000):
 # --8<-- [start:main]
 def main():
     check_writable("rnn_reading.png")  # the figure, saved at the end
+    # The accelerator (a GPU) if there is one, else the CPU: the same code
+    # runs on both, as the data and the network are moved to `device`.
+    device = (
+        torch.accelerator.current_accelerator()
+        if torch.accelerator.is_available()
+        else torch.device("cpu")
+    )
     torch.manual_seed(1)  # the initial weights
     shuffler = torch.Generator().manual_seed(1)  # the order of the images
-    (train_x, train_y), (test_x, test_y) = load_mnist()
-    net = RowReader()
+    (train_x, train_y), (test_x, test_y) = load_mnist(device=device)
+    (train_x, train_y), (valid_x, valid_y) = split_validation(train_x, train_y)
+    net = RowReader().to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=PEAK_LR)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer,
@@ -193,44 +225,55 @@ def main():
         total_steps=EPOCHS * math.ceil(len(train_x) / BATCH_SIZE),
     )
     parameters = sum(p.numel() for p in net.parameters())
-    print(f"{parameters:,} parameters, {torch.get_num_threads()} threads")
+    print(
+        f"{parameters:,} parameters, on {device.type}, "
+        f"{torch.get_num_threads()} threads"
+    )
 
     history, train_seconds = [], 0.0
     for epoch in range(1, EPOCHS + 1):
-        start = time.perf_counter()  # time the training, not the testing
+        start = time.perf_counter()  # time the training, not the validation
         train_loss = train_epoch(
             net, train_x, train_y, optimizer, scheduler, shuffler
         )
         train_seconds += time.perf_counter() - start
-        test_loss, accuracy = evaluate(net, test_x, test_y)
+        valid_loss, valid_accuracy = evaluate(net, valid_x, valid_y)
         history.append(
             {
                 "epoch": epoch,
                 "train_loss": train_loss,
-                "test_loss": test_loss,
-                "test_accuracy": accuracy,
+                "validation_loss": valid_loss,
+                "validation_accuracy": valid_accuracy,
                 "train_seconds": train_seconds,
             }
         )
         print(
             f"epoch {epoch}/{EPOCHS}  train loss {train_loss:.4f}  "
-            f"test loss {test_loss:.4f}  test accuracy {accuracy:.2f} %  "
+            f"validation loss {valid_loss:.4f}  "
+            f"validation accuracy {valid_accuracy:.2f} %  "
             f"({train_seconds:.1f} s of training so far)"
         )
+    # The test set, once, now that nothing more will be chosen.
+    test_loss, test_accuracy = evaluate(net, test_x, test_y)
+    print(f"test loss {test_loss:.4f}  test accuracy {test_accuracy:.2f} %")
     results = {
+        "device": device.type,
         "train_images": len(train_x),
+        "validation_images": len(valid_x),
         "test_images": len(test_x),
         "threads": torch.get_num_threads(),
         "parameters": parameters,
         "history": history,
-        "test_accuracy": history[-1]["test_accuracy"],
+        "validation_accuracy": history[-1]["validation_accuracy"],
+        "test_loss": test_loss,
+        "test_accuracy": test_accuracy,
         "train_seconds": train_seconds,
     }
-    return net, (test_x, test_y), results
+    return net, (valid_x, valid_y), results
 
 
 if __name__ == "__main__":
-    net, (test_x, test_y), results = main()
+    net, (valid_x, valid_y), results = main()
 # --8<-- [end:main]
 
 
@@ -238,7 +281,8 @@ if __name__ == "__main__":
 # ## Reading row by row, in pictures
 #
 # The answer the network would give after each row it has read: for one
-# test digit, and as an accuracy over the whole test set.
+# validation digit, and as an accuracy over the whole validation set (the
+# test set is not looked at again).
 
 # %%
 # --8<-- [start:plots]
@@ -247,9 +291,9 @@ import matplotlib.pyplot as plt
 
 @torch.no_grad()
 def accuracy_per_row(net, images, labels, batch_size=2000):
-    """The test accuracy (%) if we stopped reading after row 1, 2, ... 28."""
+    """The accuracy (%) if we stopped reading after row 1, 2, ... 28."""
     net.eval()
-    correct = torch.zeros(28)
+    correct = torch.zeros(28, device=images.device)
     for i in range(0, len(images), batch_size):
         logits = net(images[i : i + batch_size], every_step=True)
         guesses = logits.argmax(dim=2)  # (batch, 28)
@@ -260,14 +304,15 @@ def accuracy_per_row(net, images, labels, batch_size=2000):
 @torch.no_grad()
 def plot_reading(net, image, label, per_row, filename="rnn_reading.png"):
     """Left: the digit. Middle: the probability of each digit after each
-    row. Right: the test accuracy after each row."""
+    row. Right: the validation accuracy after each row."""
     net.eval()
     probabilities = net(image[None], every_step=True).softmax(dim=2)[0]
+    probabilities, image = probabilities.cpu(), image.cpu()  # to draw them
     fig, (img_ax, prob_ax, acc_ax) = plt.subplots(
         1, 3, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1.3, 1.6]}
     )
     img_ax.imshow(image, cmap="gray_r")
-    img_ax.set(title=f"a test digit ({label})", ylabel="row")
+    img_ax.set(title=f"a validation digit ({label})", ylabel="row")
     prob_ax.imshow(
         probabilities,
         cmap="Blues",
@@ -286,7 +331,7 @@ def plot_reading(net, image, label, per_row, filename="rnn_reading.png"):
     acc_ax.plot(rows, per_row, "o-", markersize=3, color="C1")
     acc_ax.set(
         xlabel="rows read",
-        ylabel="test accuracy (%)",
+        ylabel="validation accuracy (%)",
         title="accuracy after each row",
         ylim=(0, 100),
     )
@@ -297,8 +342,8 @@ def plot_reading(net, image, label, per_row, filename="rnn_reading.png"):
 
 
 if __name__ == "__main__":
-    per_row = accuracy_per_row(net, test_x, test_y)
-    results["accuracy_per_row"] = per_row
-    plot_reading(net, test_x[0], test_y[0].item(), per_row)
+    per_row = accuracy_per_row(net, valid_x, valid_y)
+    results["validation_accuracy_per_row"] = per_row
+    plot_reading(net, valid_x[0], valid_y[0].item(), per_row)
     print("Saved rnn_reading.png")
 # --8<-- [end:plots]

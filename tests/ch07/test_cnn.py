@@ -2,8 +2,8 @@
 
 On the subset, they read the `results` of the example's one run as a notebook in this session
 (tests/conftest.py); the thresholds sit well below what the subset gives on the book's
-machine, to leave room for other machines and versions. The goal on the full MNIST is checked
-against the recorded run, which the page quotes.
+machine, to leave room for other machines and versions. The comparisons on the full MNIST
+are checked against the recorded runs, which the page quotes.
 """
 
 import json
@@ -19,9 +19,52 @@ def test_trains_and_learns_on_the_subset(notebook_run):
     history = run.results["history"]
     assert [row["epoch"] for row in history] == list(range(1, cnn.EPOCHS + 1))
     assert history[-1]["train_loss"] < 0.2 * history[0]["train_loss"], "a five-fold fall"
-    assert run.results["test_accuracy"] == history[-1]["test_accuracy"] >= 93.0
+    assert run.results["validation_accuracy"] == history[-1]["validation_accuracy"] >= 90.0
+    assert run.results["test_accuracy"] >= 90.0
     for figure in ("cnn_filters.png", "cnn_feature_maps.png"):
         assert (run.folder / figure).stat().st_size > 0, figure
+
+
+def test_validation_per_epoch_and_the_test_set_once_at_the_end(notebook_run):
+    """One training image in twelve is held out; each epoch reports training and validation
+    figures only; the test figures appear once, for the final network."""
+    results = notebook_run("ch07/cnn").results
+    assert results["validation_images"] == round(4_000 / 12), "the subset's 4,000"
+    assert results["train_images"] + results["validation_images"] == 4_000
+    for row in results["history"]:
+        assert set(row) == {
+            "epoch",
+            "train_loss",
+            "validation_loss",
+            "validation_accuracy",
+            "train_seconds",
+        }
+    assert [key for key in results if key.startswith("test_")] == [
+        "test_images",
+        "test_loss",
+        "test_accuracy",
+    ]
+
+
+def test_the_program_evaluates_the_test_set_once_after_training(tmp_path, monkeypatch):
+    """main() on random stand-ins for MNIST: which data each call of evaluate reads."""
+    torch.manual_seed(0)
+    train_set = (torch.randn(240, 1, 28, 28), torch.randint(0, 10, (240,)))
+    test_set = (torch.randn(50, 1, 28, 28), torch.randint(0, 10, (50,)))
+    read = []
+
+    def evaluate(net, images, labels, batch_size=5000):
+        read.append("test" if images is test_set[0] else "other")
+        return cnn_evaluate(net, images, labels, batch_size)
+
+    cnn_evaluate = cnn.evaluate
+    monkeypatch.chdir(tmp_path)  # the figures' folder, checked before training
+    monkeypatch.setattr(cnn, "EPOCHS", 2)
+    monkeypatch.setattr(cnn, "load_mnist", lambda device="cpu": [train_set, test_set])
+    monkeypatch.setattr(cnn, "evaluate", evaluate)
+    _, (valid_x, _), results = cnn.main()
+    assert read == ["other", "other", "test"], "validation each epoch, then the test set once"
+    assert len(valid_x) == results["validation_images"] == 20 and results["test_images"] == 50
 
 
 def test_parameter_counts_on_the_page():
@@ -30,9 +73,11 @@ def test_parameter_counts_on_the_page():
     def count(module):
         return sum(p.numel() for p in module.parameters())
 
-    assert cnn.count_parameters(net) == 80_298
-    assert count(net.conv1) + count(net.bn1) == 448
-    assert count(net.conv2) + count(net.bn2) == 12_896
+    assert cnn.count_parameters(net) == 80_250
+    assert net.conv1.bias is None and net.conv2.bias is None, "batch norm shifts instead"
+    assert count(net.conv1) + count(net.bn1) == 16 * 25 + 32 == 432
+    assert count(net.conv2) + count(net.bn2) == 32 * 400 + 64 == 12_864
+    assert count(net.conv1) + count(net.bn1) + count(net.conv2) + count(net.bn2) == 13_296
     assert count(net.fc1) == 65_664 and count(net.fc2) == 1_290
     assert count(train.Net()) == 407_050, "the chapter's network"
 
@@ -48,8 +93,8 @@ def test_map_shapes_multiply_adds_and_receptive_field():
     # the pixels whose change can reach it, over many random images (max-pooling
     # passes the gradient through one position of each window per image).
     with torch.no_grad():  # every ReLU active, so that none hides a pixel
-        net.conv1.bias.fill_(100.0)
-        net.conv2.bias.fill_(100.0)
+        net.bn1.bias.fill_(100.0)
+        net.bn2.bias.fill_(100.0)
     torch.manual_seed(0)
     images = torch.randn(64, 1, 28, 28, requires_grad=True)
     net.features(images)[1][:, 0, 3, 3].sum().backward()
@@ -77,22 +122,24 @@ def test_training_is_deterministic():
     assert losses() == losses()
 
 
-def test_recorded_run_meets_the_goal():
-    notebook = json.loads((REPO / "docs/notebooks/ch07/cnn.ipynb").read_text())
-    results = notebook["metadata"]["recorded_run"]["results"]
-    assert results["train_images"] == 60_000 and results["test_images"] == 10_000
-    assert results["test_accuracy"] >= 99.2, "the page's goal on the full MNIST"
-    assert results["parameters"] == 80_298
+def recorded(section):
+    path = REPO / f"docs/notebooks/ch07/{section}.ipynb"
+    return json.loads(path.read_text())["metadata"]["recorded_run"]["results"]
+
+
+def test_recorded_run_on_the_full_mnist():
+    results = recorded("cnn")
+    assert results["train_images"] == 55_000 and results["validation_images"] == 5_000
+    assert results["test_images"] == 10_000
+    assert results["parameters"] == 80_250
+    accuracy = [row["validation_accuracy"] for row in results["history"]]
+    assert accuracy == sorted(set(accuracy)), "the validation accuracy rose at every epoch"
+    assert results["validation_accuracy"] == accuracy[-1]
 
 
 def test_recorded_runs_compare_as_the_page_says():
     """Fewer mistakes than both runs of the chapter's network; faster to train than the
     chapter's program, slower than the same network trained fast."""
-
-    def recorded(section):
-        path = REPO / f"docs/notebooks/ch07/{section}.ipynb"
-        return json.loads(path.read_text())["metadata"]["recorded_run"]["results"]
-
     cnn_run, mlp, fast_mlp = recorded("cnn"), recorded("mnist_mlp"), recorded("train")
     assert cnn_run["test_accuracy"] > max(mlp["test_accuracy"], fast_mlp["test_accuracy"])
     assert mlp["train_seconds"] > cnn_run["train_seconds"] > fast_mlp["train_seconds"]
