@@ -2,10 +2,10 @@
 
 Each example is run twice per test session, never more: once as a module
 (`python -m examples.ch07.<name>`) and once as a notebook (cell by cell, with nbclient, as
-`python -m examples.record` does). The notebook run hands its `results` dictionary, its
-printed output and the files it wrote to every test that checks a claim, and a page whose
-code is the example's (or the beginning of it) is proven by the module run instead of being
-run again. See README.md, "Testing".
+`python -m examples.record` does); QUICK below makes both brief where the data cannot. The
+notebook run hands its `results` dictionary, its printed output and the files it wrote to
+every test that checks a claim, and a page whose code is the example's (or the beginning of
+it) is proven by the module run instead of being run again. See README.md, "Testing".
 
 The suite runs on two pytest-xdist workers (pyproject.toml). The tests of one example form
 one group, run by one worker, so that its two runs happen once; the tests that need the
@@ -20,12 +20,10 @@ import subprocess
 import sys
 
 import filelock
+import jupytext
+import nbformat
 import pytest
 
-# Examples whose training does not shrink with the data (a language model on a fixed text,
-# say) read this to train for fewer steps; every process the tests start inherits it.
-# MNIST examples need no such switch: the tests' subset makes them short.
-os.environ["BOOK_QUICK_RUN"] = "1"
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     # One thread per worker and per process it starts: two workers share two cores. The
     # tests' figures are thresholds with room for any thread count.
@@ -37,6 +35,13 @@ from tests.helpers import REPO, describe, reader_folder, run_python  # noqa: E40
 
 # Every example of every chapter: examples/ch*/*.py (examples/record.py is the book's tool).
 EXAMPLES = record.example_files()
+
+# Examples whose training does not shrink with the data (a language model on a fixed text)
+# train briefly in the tests, set as a reader could set them: as a module, by arguments on
+# the command line; as a notebook, by a cell that the run inserts after the example's cell
+# tagged "parameters", as papermill does. MNIST examples need neither: the tests' subset
+# makes them short.
+QUICK = {"ch07/transformer": (["--steps", "60"], "STEPS = 60")}
 
 
 def example_name(path: pathlib.Path) -> str:
@@ -71,7 +76,8 @@ def module_run(tmp_path_factory):
     def run(module: str) -> subprocess.CompletedProcess:
         if module not in runs:
             folder = reader_folder(tmp_path_factory.mktemp(module.replace(".", "_")))
-            runs[module] = run_python(["-m", module], cwd=folder)
+            arguments, _ = QUICK.get(module.removeprefix("examples.").replace(".", "/"), ([], ""))
+            runs[module] = run_python(["-m", module, *arguments], cwd=folder)
         return runs[module]
 
     return run
@@ -87,6 +93,9 @@ def notebook_run(tmp_path_factory):
         if name not in runs:
             example = REPO / "examples" / f"{name}.py"
             folder = reader_folder(tmp_path_factory.mktemp(name.replace("/", "_") + "_notebook"))
+            if name in QUICK:
+                quick = tmp_path_factory.mktemp(name.replace("/", "_") + "_quick")
+                example = with_quick_parameters(example, QUICK[name][1], quick)
             try:
                 notebook, facts = record.execute(example, folder)
             except Exception as error:  # the cell's error and traceback, once per test
@@ -98,6 +107,19 @@ def notebook_run(tmp_path_factory):
         return runs[name]
 
     return run
+
+
+def with_quick_parameters(example: pathlib.Path, code: str, folder: pathlib.Path) -> pathlib.Path:
+    """The example as a notebook in folder, with `code` in a cell after its cell tagged
+    "parameters", tagged "injected-parameters" as papermill tags the cell it inserts."""
+    notebook = jupytext.read(example)
+    tagged = [i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{example.name} should have one cell tagged parameters"
+    cell = nbformat.v4.new_code_cell(code, metadata={"tags": ["injected-parameters"]})
+    notebook.cells.insert(tagged[0] + 1, cell)
+    path = folder / f"{example.stem}.ipynb"
+    jupytext.write(notebook, path)
+    return path
 
 
 @pytest.fixture(scope="session")

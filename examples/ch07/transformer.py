@@ -8,10 +8,12 @@
 
 # %%
 # --8<-- [start:setup]
+import argparse
 import errno
 import math
 import os
 import pathlib
+import sys
 import tempfile
 
 import matplotlib.pyplot as plt
@@ -20,13 +22,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 TEXT_FILE = "transformer_text.txt"  # the chapter's manuscript, 8 KB
-# The book's tests set BOOK_QUICK_RUN=1 to train briefly, only to check
-# that the model learns; the recorded run trains for the full length.
-QUICK = bool(os.environ.get("BOOK_QUICK_RUN"))
-STEPS = 60 if QUICK else 1000
-EVAL_EVERY = 10 if QUICK else 100
-SAMPLE_AT = [0, STEPS // 25, STEPS // 5, STEPS]  # when to write samples
 # --8<-- [end:setup]
+
+# %% tags=["parameters"]
+# --8<-- [start:parameters]
+# How long to train: change it here in a notebook, or pass --steps to the
+# program (python -m examples.ch07.transformer --steps 60 trains briefly).
+STEPS = 1000
+# --8<-- [end:parameters]
 
 
 # %%
@@ -42,7 +45,9 @@ def attention(query, key, value, causal=False):
     scores = query @ key.transpose(-2, -1) / math.sqrt(d)
     if causal:  # position i may look at positions 0..i only
         length = scores.size(-1)
-        allowed = torch.ones(length, length, dtype=torch.bool).tril()
+        allowed = torch.ones(
+            length, length, dtype=torch.bool, device=scores.device
+        ).tril()
         scores = scores.masked_fill(~allowed, float("-inf"))
     weights = scores.softmax(dim=-1)
     return weights @ value, weights
@@ -83,16 +88,23 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)  # queries, keys, values at once
         self.proj = nn.Linear(dim, dim)  # mixes the heads' outputs
         self.dropout = nn.Dropout(dropout)
-        self.weights = None  # the last attention weights, for plotting
+
+    def split_heads(self, x):
+        """Queries, keys and values, each (batch, heads, length, dim //
+        heads): each head attends with its own slice of the numbers."""
+        batch, length, dim = x.shape
+        q, k, v = self.qkv(x).split(dim, dim=2)
+        shape = (batch, length, self.heads, dim // self.heads)
+        return [t.view(shape).transpose(1, 2) for t in (q, k, v)]
 
     def forward(self, x):
         batch, length, dim = x.shape
-        q, k, v = self.qkv(x).split(dim, dim=2)
-        # (batch, length, dim) -> (batch, heads, length, dim // heads):
-        # each head attends with its own slice of the numbers.
-        shape = (batch, length, self.heads, dim // self.heads)
-        q, k, v = [t.view(shape).transpose(1, 2) for t in (q, k, v)]
-        out, self.weights = attention(q, k, v, causal=True)
+        # PyTorch's attention: the numbers of ours (check_attention), by
+        # the fastest kernel for the device. It returns no weights: the
+        # plot gets them from ours (attention_weights, further down).
+        out = F.scaled_dot_product_attention(
+            *self.split_heads(x), is_causal=True
+        )
         out = out.transpose(1, 2).reshape(batch, length, dim)
         return self.dropout(self.proj(out))
 
@@ -252,21 +264,47 @@ def mean_loss(model, inputs, targets):
 
 # %%
 # --8<-- [start:train]
+def parameter_groups(model, weight_decay):
+    """Weight decay for the weight matrices of the Linear layers only:
+    not for biases, LayerNorm weights or the embedding."""
+    # Decay pulls a parameter towards zero at every step. That restrains
+    # a matrix that multiplies its input; but a LayerNorm weight sets the
+    # scale of its output (1 at the start), a bias multiplies nothing, and
+    # an embedding row of a rare character would shrink at every step while
+    # it is trained only when its character appears.
+    decay, no_decay = [], []
+    for module in model.modules():
+        for name, parameter in module.named_parameters(recurse=False):
+            if isinstance(module, nn.Linear) and name == "weight":
+                decay.append(parameter)
+            else:
+                no_decay.append(parameter)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
 def train(
     model,
     train_data,
     val_data,
     chars,
-    steps=STEPS,
+    steps,
     batch_size=32,
     lr=3e-3,
     seed=1,
     prompt="The ",
 ):
-    """AdamW on random windows; losses every EVAL_EVERY steps, and a
-    sample of text at each step of SAMPLE_AT."""
+    """AdamW on random windows; the losses at the start, after every
+    tenth of the steps and at the end, and a sample of text at four steps,
+    the first and the last among them."""
+    eval_every = max(1, steps // 10)
+    sample_at = {0, steps // 25, steps // 5, steps}
+    device = train_data.device
     batches = torch.Generator().manual_seed(seed)
-    sampler = torch.Generator().manual_seed(seed)
+    # multinomial draws with a generator on the device of its input
+    sampler = torch.Generator(device).manual_seed(seed)
     # Fixed evaluation windows: windows of the validation text starting
     # every 16 characters, and as many random windows of the training
     # text, so that the two losses compare.
@@ -277,20 +315,20 @@ def train(
     train_windows = random_windows(
         train_data, model.context, len(val_windows[0]), batches
     )
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)
+    optimizer = torch.optim.AdamW(parameter_groups(model, 0.1), lr=lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, steps)
     history, samples = [], []
     for step in range(steps + 1):
-        if step % EVAL_EVERY == 0 or step == steps:
+        if step % eval_every == 0 or step == steps:
             history.append(
                 {
                     "step": step,
                     "train_loss": mean_loss(model, *train_windows),
-                    "val_loss": mean_loss(model, *val_windows),
+                    "validation_loss": mean_loss(model, *val_windows),
                 }
             )
-        if step in SAMPLE_AT:
-            start = chars.encode(prompt).unsqueeze(0)
+        if step in sample_at:
+            start = chars.encode(prompt).unsqueeze(0).to(device)
             text = chars.decode(model.generate(start, 240, sampler)[0])
             samples.append({"step": step, "text": text})
         if step == steps:
@@ -301,7 +339,7 @@ def train(
         )
         logits = model(inputs)
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         schedule.step()
@@ -322,7 +360,7 @@ def plot_losses(history, unigram_loss):
     )
     ax.plot(
         steps,
-        [row["val_loss"] for row in history],
+        [row["validation_loss"] for row in history],
         color="tab:orange",
         label="validation text (last 10 %)",
     )
@@ -341,11 +379,29 @@ def plot_losses(history, unigram_loss):
 
 
 @torch.no_grad()
+def attention_weights(model, ids, layer):
+    """The attention weights of every head of one block, (heads, length,
+    length), for the sequence ids (1, length). PyTorch's attention, which
+    the model uses, does not return them: a forward hook catches what the
+    block's attention receives, and our `attention` computes them."""
+    model.eval()
+    attn = model.blocks[layer].attn
+    received = []
+    hook = attn.register_forward_hook(
+        lambda module, args, output: received.append(args[0])
+    )
+    try:
+        model(ids)
+    finally:
+        hook.remove()
+    _, weights = attention(*attn.split_heads(received[0]), causal=True)
+    return weights[0]
+
+
 def plot_attention(model, chars, text, layer=-1, head=0):
     """How much each character of `text` attends to each earlier one."""
-    model.eval()
-    model(chars.encode(text).unsqueeze(0))
-    weights = model.blocks[layer].attn.weights[0, head]
+    ids = chars.encode(text).unsqueeze(0).to(model.positions.device)
+    weights = attention_weights(model, ids, layer)[head].cpu()
     fig, ax = plt.subplots(figsize=(7, 7))
     ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
     labels = [repr(char)[1:-1] for char in text]  # shows spaces as ' '
@@ -365,21 +421,55 @@ def plot_attention(model, chars, text, layer=-1, head=0):
 
 # %%
 # --8<-- [start:main]
-def main():
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not the whole usage text
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a positive number"
+            )
+        return value
+
+    return parse
+
+
+def main(argv=None):
+    parser = Parser(description="A small Transformer on the chapter's text")
+    parser.add_argument(
+        "--steps",
+        type=positive(int),
+        default=STEPS,
+        help=f"training steps (default: {STEPS})",
+    )
+    args = parser.parse_args(argv)
     check_writable("transformer_loss.png", "transformer_attention.png")
+    # The accelerator (a GPU, say) if there is one, else the CPU: the
+    # model is small enough for either.
+    if torch.accelerator.is_available():
+        device = torch.accelerator.current_accelerator()
+    else:
+        device = torch.device("cpu")
     differences = check_attention()
     torch.manual_seed(1)  # the initial weights and dropout
     text = read_text()
     chars = Characters(text)
-    data = chars.encode(text)
-    split = int(0.9 * len(data))  # first 90 % to train, last 10 % to test
+    data = chars.encode(text).to(device)
+    split = int(0.9 * len(data))  # first 90 % to train, last 10 % to validate
     train_data, val_data = data[:split], data[split:]
     print(
         f"{len(text):,} characters, {len(chars.alphabet)} distinct: "
         f"{split:,} to train on, {len(val_data):,} to validate"
     )
 
-    model = GPT(len(chars.alphabet))
+    model = GPT(len(chars.alphabet)).to(device)
     parameters = sum(p.numel() for p in model.parameters())
     print(f"{parameters:,} parameters")
 
@@ -388,34 +478,36 @@ def main():
     counts = torch.bincount(train_data, minlength=len(chars.alphabet)) + 1
     unigram_loss = -(counts / counts.sum()).log()[val_data].mean().item()
 
-    history, samples = train(model, train_data, val_data, chars)
-    for row in history[:: len(history) // 5]:  # a few of the evaluations
+    history, samples = train(model, train_data, val_data, chars, args.steps)
+    for row in history[::2]:  # every other evaluation
         print(
             f"step {row['step']:5d}  train loss {row['train_loss']:.3f}  "
-            f"val loss {row['val_loss']:.3f}  "
-            f"val perplexity {math.exp(row['val_loss']):.2f}"
+            f"validation loss {row['validation_loss']:.3f} "
+            f"(perplexity {math.exp(row['validation_loss']):.2f})"
         )
-    best = min(history, key=lambda row: row["val_loss"])
+    best = min(history, key=lambda row: row["validation_loss"])
     plot_losses(history, unigram_loss)
     plot_attention(model, chars, "neural networks using PyTorch")
     return {
+        "device": str(device),
         "attention_differences": differences,
         "characters": len(text),
         "alphabet": len(chars.alphabet),
         "train_characters": split,
-        "val_characters": len(val_data),
+        "validation_characters": len(val_data),
         "parameters": parameters,
-        "steps": STEPS,
+        "steps": args.steps,
         "history": history,
         "samples": samples,
-        "val_loss": history[-1]["val_loss"],
-        "val_perplexity": math.exp(history[-1]["val_loss"]),
+        "validation_loss": history[-1]["validation_loss"],
+        "validation_perplexity": math.exp(history[-1]["validation_loss"]),
         "best_step": best["step"],
-        "best_val_perplexity": math.exp(best["val_loss"]),
+        "best_validation_perplexity": math.exp(best["validation_loss"]),
         "unigram_perplexity": math.exp(unigram_loss),
     }
 
 
 if __name__ == "__main__":
-    results = main()
+    # In a notebook, sys.argv holds the kernel's own arguments: use STEPS.
+    results = main([] if "ipykernel" in sys.modules else None)
 # --8<-- [end:main]
