@@ -6,8 +6,9 @@ mnist_mlp.py is the program of the page "The Code" as this edition prints it (th
 program, as printed, could not run). Both programs train the same network (784-512-10, ReLU) on
 the full MNIST on the same machine, each run a fresh process with the same pinned thread count,
 alternating so that any drift of the machine hits both alike. For each program it reports the
-median seconds per epoch, the training time to 98 % test accuracy, the final test accuracy and
-the peak resident memory; and, as a yardstick, the compute floor: the time the model's own
+median seconds per epoch, the total training time, the final test accuracy (train.py reads the
+test set once, at the end; the chapter's program after every epoch, its last is the final one)
+and the peak resident memory; and, as a yardstick, the compute floor: the time the model's own
 matrix multiplies take for one epoch at each program's batch size, measured here, and how far
 each program is from it. Writes the raw figures to benchmarks/results/train_speed.json and the
 table to train_speed.md beside it.
@@ -30,7 +31,9 @@ import torch
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
-TRAIN_IMAGES = 60_000
+# Images trained on per epoch: all of MNIST's training set for the chapter's program; for
+# train.py, the same less the 5,000 it holds out as its validation set.
+CHAPTER_IMAGES, FAST_IMAGES = 60_000, 55_000
 # FLOPs one training image costs the 784-512-10 network: the forward pass (two matrix
 # multiplies), the weight gradients of both layers, and the gradient flowing back into
 # the hidden layer (none flows into the input, which needs no gradient).
@@ -42,6 +45,15 @@ import json
 from examples.ch07 import mnist_mlp
 net, test_set, results = mnist_mlp.main()
 print(json.dumps(results["history"]))
+"""
+
+# The fast program, with its defaults: its `results` as the last line (train.py reads the
+# test set once, at the end of the run, so the figure is there, not in its history).
+FAST = """
+import json
+from examples.ch07 import train
+results = train.main(["--data-dir", "data", "--checkpoint", "run.pt"])
+print(json.dumps(results))
 """
 
 
@@ -66,30 +78,20 @@ def run(command, workdir, threads):
 
 
 def chapter_run(workdir, threads):
+    """Its history, its final test accuracy (that of its last epoch) and its peak memory."""
     stdout, rss = run([sys.executable, "-c", CHAPTER], workdir, threads)
-    return json.loads(stdout.strip().splitlines()[-1]), rss
+    history = json.loads(stdout.strip().splitlines()[-1])
+    return history, history[-1]["test_accuracy"], rss
 
 
 def fast_run(workdir, threads):
-    _, rss = run(
-        [
-            sys.executable,
-            "-m",
-            "examples.ch07.train",
-            "--data-dir",
-            "data",
-            "--checkpoint",
-            "run.pt",
-            "--metrics-out",
-            "metrics.jsonl",
-        ],
-        workdir,
-        threads,
-    )
-    return [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()], rss
+    """Its history, its test accuracy (read once, at the end) and its peak memory."""
+    stdout, rss = run([sys.executable, "-c", FAST], workdir, threads)
+    results = json.loads(stdout.strip().splitlines()[-1])
+    return results["history"], results["test_accuracy"], rss
 
 
-def gemm_floor(batch_size, threads, repeats=5):
+def gemm_floor(batch_size, images, threads, repeats=5):
     """Seconds per epoch that the model's matrix multiplies alone take at this batch size."""
     torch.set_num_threads(threads)
     x, h, g = (
@@ -98,7 +100,7 @@ def gemm_floor(batch_size, threads, repeats=5):
         torch.randn(batch_size, 10),
     )
     w1, w2 = torch.randn(512, 784), torch.randn(10, 512)
-    steps = math.ceil(TRAIN_IMAGES / batch_size)
+    steps = math.ceil(images / batch_size)
     timings = []
     for _ in range(repeats + 1):  # the first pass warms up and is dropped
         start = time.perf_counter()
@@ -119,27 +121,18 @@ def per_epoch(history):
     return [b - a for a, b in zip(cumulative, cumulative[1:])]
 
 
-def to_98(history):
-    reached = [row["train_seconds"] for row in history if row["test_accuracy"] >= 98.0]
-    return reached[0] if reached else None
-
-
 def summarise(runs, batch_size, floor):
-    seconds = statistics.median(s for history, _ in runs for s in per_epoch(history))
-    times = [to_98(history) for history, _ in runs]
-    reached = [t for t in times if t is not None]
+    seconds = statistics.median(s for history, _, _ in runs for s in per_epoch(history))
     return {
         "batch_size": batch_size,
         "epochs": len(runs[0][0]),
         "seconds_per_epoch": seconds,
-        "seconds_to_98": statistics.median(reached) if len(reached) == len(runs) else None,
-        "runs_reaching_98": len(reached),
-        "train_seconds": statistics.median(history[-1]["train_seconds"] for history, _ in runs),
-        "test_accuracy": statistics.median(history[-1]["test_accuracy"] for history, _ in runs),
-        "peak_rss_mb": statistics.median(rss for _, rss in runs),
+        "train_seconds": statistics.median(history[-1]["train_seconds"] for history, _, _ in runs),
+        "test_accuracy": statistics.median(accuracy for _, accuracy, _ in runs),
+        "peak_rss_mb": statistics.median(rss for _, _, rss in runs),
         "floor_seconds_per_epoch": floor["seconds_per_epoch"],
         "times_floor": seconds / floor["seconds_per_epoch"],
-        "runs": [history for history, _ in runs],
+        "runs": [history for history, _, _ in runs],
     }
 
 
@@ -164,14 +157,6 @@ def machine(threads):
 
 def table(report):
     m, s, f = report["machine"], report["chapter"], report["fast"]
-
-    def to98(p):
-        return (
-            f"{p['seconds_to_98']:.1f} s"
-            if p["seconds_to_98"]
-            else f"not reached in {p['epochs']} epochs"
-        )
-
     rows = [
         ("batch size", s["batch_size"], f["batch_size"]),
         ("epochs", s["epochs"], f["epochs"]),
@@ -180,7 +165,6 @@ def table(report):
             f"{s['seconds_per_epoch']:.2f}",
             f"{f['seconds_per_epoch']:.2f}",
         ),
-        ("training time to 98 % test accuracy", to98(s), to98(f)),
         ("total training time", f"{s['train_seconds']:.1f} s", f"{f['train_seconds']:.1f} s"),
         ("final test accuracy", f"{s['test_accuracy']:.2f} %", f"{f['test_accuracy']:.2f} %"),
         ("peak resident memory", f"{s['peak_rss_mb']:.0f} MB", f"{f['peak_rss_mb']:.0f} MB"),
@@ -202,9 +186,10 @@ def table(report):
         f"({m['cores']} cores, {m['threads']} threads pinned), Python {m['python']}, "
         f"PyTorch {m['torch']}, {m['date']}. Per epoch the fast program is "
         f"**{report['speedup_per_epoch']:.1f} ×** faster; "
-        f"it reaches 98 % after **{f['seconds_to_98']:.1f} s** of training, "
-        f"**{report['speedup_to_accuracy']:.0f} ×** less than `mnist_mlp.py` spends "
-        f"on its {s['epochs']} epochs, which end at {s['test_accuracy']:.2f} %. "
+        f"its whole run, **{f['train_seconds']:.1f} s** of training "
+        f"(**{report['speedup_total']:.0f} ×** less than `mnist_mlp.py` spends "
+        f"on its {s['epochs']} epochs), ends at {f['test_accuracy']:.2f} % test accuracy, "
+        f"read once at the end, against {s['test_accuracy']:.2f} %. "
         f"The model's matrix multiplies ran at {report['gemm'][0]['gflops']:.0f} GFLOP/s at "
         f"batch size {report['gemm'][0]['batch_size']} and "
         f"{report['gemm'][1]['gflops']:.0f} GFLOP/s at {report['gemm'][1]['batch_size']}.",
@@ -239,12 +224,16 @@ def main():
                 workdir.mkdir()
                 (workdir / "data").symlink_to(args.data_root.resolve(), target_is_directory=True)
                 runs.append(runner(workdir, args.threads))
+                history, accuracy, _ = runs[-1]
                 print(
-                    f"{name} run {i + 1}: {runs[-1][0][-1]['test_accuracy']:.2f} % after "
-                    f"{runs[-1][0][-1]['train_seconds']:.1f} s of training",
+                    f"{name} run {i + 1}: {accuracy:.2f} % test accuracy after "
+                    f"{history[-1]['train_seconds']:.1f} s of training",
                     flush=True,
                 )
-    gemm = [gemm_floor(64, args.threads), gemm_floor(256, args.threads)]
+    gemm = [
+        gemm_floor(64, CHAPTER_IMAGES, args.threads),
+        gemm_floor(256, FAST_IMAGES, args.threads),
+    ]
     report = {
         "machine": machine(args.threads),
         "repeats": args.repeats,
@@ -255,9 +244,7 @@ def main():
     report["speedup_per_epoch"] = (
         report["chapter"]["seconds_per_epoch"] / report["fast"]["seconds_per_epoch"]
     )
-    report["speedup_to_accuracy"] = (
-        report["chapter"]["train_seconds"] / report["fast"]["seconds_to_98"]
-    )
+    report["speedup_total"] = report["chapter"]["train_seconds"] / report["fast"]["train_seconds"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "train_speed.json").write_text(json.dumps(report, indent=1) + "\n")
     (RESULTS / "train_speed.md").write_text(table(report))

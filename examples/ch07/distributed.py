@@ -29,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
 # The same format as examples/ch07/train.py: each program resumes the other's.
-CHECKPOINT_FORMAT = "examples.ch07.train checkpoint, version 1"
+CHECKPOINT_FORMAT = "examples.ch07.train checkpoint, version 2"
 # --8<-- [end:imports]
 
 
@@ -43,7 +43,7 @@ class Net(nn.Module):
         self.fc2 = nn.Linear(512, 10)
 
     def forward(self, x):
-        x = x.view(-1, 784)
+        x = x.flatten(1)  # (N, 1, 28, 28) -> (N, 784)
         x = torch.relu(self.fc1(x))
         return self.fc2(x)
         # --8<-- [end:network]
@@ -107,6 +107,25 @@ def load_mnist(data_dir="./data", device="cpu"):
         for split in splits
     ]
     # --8<-- [end:data]
+
+
+# --8<-- [start:validation]
+def split_validation(images, labels, seed=0):
+    """Hold out one training image in twelve (5,000 of MNIST's 60,000),
+    drawn with a fixed seed, as a validation set: every choice (a learning
+    rate, an epoch count, when to stop) is made on it, so that the test
+    set, read once at the end, measures the network on unseen images."""
+    size = round(len(images) / 12)
+    train, validation = torch.utils.data.random_split(
+        range(len(images)),
+        [len(images) - size, size],
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return (
+        (images[train.indices], labels[train.indices]),
+        (images[validation.indices], labels[validation.indices]),
+    )
+    # --8<-- [end:validation]
 
 
 # %%
@@ -183,18 +202,22 @@ def train_epoch(
     generator,
     rank,
     world_size,
+    check_every=50,
 ):
     """One pass over the training set; the mean loss over all processes.
 
     Every process draws the same random order (same generator, same state)
     and cuts it into the same global mini-batches of `batch_size` images;
-    each process then takes every world_size-th image of a batch."""
+    each process then takes every world_size-th image of a batch. As in
+    train.py, the loss is summed on the device and read only every
+    `check_every` steps and at the end, to stop if it is not a number."""
     model.train()
     order = torch.randperm(len(images), generator=generator)
     order = order.to(images.device)
     total_loss = torch.zeros((), device=images.device)
-    for start in range(0, len(images), batch_size):
-        batch = order[start : start + batch_size]
+    steps = math.ceil(len(images) / batch_size)
+    for step in range(1, steps + 1):
+        batch = order[(step - 1) * batch_size : step * batch_size]
         mine = batch[rank::world_size]
         # A sum over my images, divided by the global batch's size, times
         # world_size because DDP averages the processes' gradients: the
@@ -205,12 +228,14 @@ def train_epoch(
         )
         total_loss += loss.detach()
         loss = loss * world_size / len(batch)
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"the loss became {loss.item()}")
         optimizer.zero_grad()
         loss.backward()  # DDP averages the gradients over all processes
         optimizer.step()  # every process makes the same update
         scheduler.step()
+        if step % check_every == 0 or step == steps:
+            value = total_loss.item()  # a nan or inf stays in the sum
+            if not math.isfinite(value):
+                raise FloatingPointError(f"the loss became {value}")
     dist.all_reduce(total_loss)  # sum the processes' losses, once an epoch
     return total_loss.item() / len(images)
     # --8<-- [end:train_epoch]
@@ -390,7 +415,11 @@ def train(args, rank, world_size, device):
     }
     torch.manual_seed(args.seed)  # the initial weights, equal on all ranks
     shuffler = torch.Generator().manual_seed(args.seed)  # the same order too
-    (train_x, train_y), (test_x, test_y) = load_mnist(args.data_dir, device)
+    (images, labels), (test_x, test_y) = load_mnist(args.data_dir, device)
+    # split_validation's own fixed seed, not --seed: every rank and every run
+    # holds out the same 5,000 images, so a resumed run validates on the
+    # images it did before, and runs with other settings on the same ones.
+    (train_x, train_y), (val_x, val_y) = split_validation(images, labels)
 
     net = Net().to(device)
     optimizer = make_optimizer(args.optimizer, net.parameters(), args.lr)
@@ -445,21 +474,22 @@ def train(args, rank, world_size, device):
         seconds += time.perf_counter() - start
         if rank != 0:
             continue  # the weights are equal everywhere: rank 0 does the rest
-        test_loss, accuracy = evaluate(net, test_x, test_y)
+        # Watched after every epoch: the validation set, never the test set.
+        val_loss, val_accuracy = evaluate(net, val_x, val_y)
         history.append(
             {
                 "epoch": epoch,
                 "train_loss": train_loss,
-                "test_loss": test_loss,
-                "test_accuracy": accuracy,
+                "validation_loss": val_loss,
+                "validation_accuracy": val_accuracy,
                 "train_seconds": seconds,
                 "lr": scheduler.get_last_lr()[0],
             }
         )
         log(
             f"epoch {epoch}/{args.epochs}  train loss {train_loss:.4f}  "
-            f"test loss {test_loss:.4f}  test accuracy {accuracy:.2f} %  "
-            f"({seconds:.1f} s of training so far)"
+            f"validation loss {val_loss:.4f}  accuracy {val_accuracy:.2f} %"
+            f"  ({seconds:.1f} s of training so far)"
         )
         state = {
             "format": CHECKPOINT_FORMAT,
@@ -475,16 +505,26 @@ def train(args, rank, world_size, device):
 
     if rank != 0:
         return None
+    # The test set, read once by rank 0, when training is over and nothing
+    # is left to choose: a figure for images that no choice has seen.
+    test_loss, test_accuracy = evaluate(net, test_x, test_y)
+    log(
+        f"test set, read once at the end: loss {test_loss:.4f}  "
+        f"accuracy {test_accuracy:.2f} %"
+    )
     return {
         "world_size": world_size,
         "backend": dist.get_backend(),
         "device": device.type,
         "threads": torch.get_num_threads(),
         "train_images": len(train_x),
+        "validation_images": len(val_x),
         "test_images": len(test_x),
         "config": config,
         "history": history,
-        "test_accuracy": history[-1]["test_accuracy"],
+        "validation_accuracy": history[-1]["validation_accuracy"],
+        "test_loss": test_loss,
+        "test_accuracy": test_accuracy,
         "train_seconds": history[-1]["train_seconds"],
     }
 

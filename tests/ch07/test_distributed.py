@@ -53,9 +53,32 @@ def single_process(tmp_path, *flags):
 
 
 def test_one_process_is_exactly_train_py(tmp_path):
-    single_process(tmp_path, "--epochs", "1")
-    train.main(["--data-dir", DATA, "--checkpoint", str(tmp_path / "train.pt"), "--epochs", "1"])
+    one = single_process(tmp_path, "--epochs", "1")
+    fast = train.main(
+        ["--data-dir", DATA, "--checkpoint", str(tmp_path / "train.pt"), "--epochs", "1"]
+    )
     assert_close(weights(tmp_path / "one.pt"), weights(tmp_path / "train.pt"), atol=0)
+    # The same validation split (split_validation's own seed), and so the same figures.
+    assert one["validation_images"] == fast["validation_images"]
+    for key in ("validation_loss", "validation_accuracy"):
+        assert one["history"][0][key] == fast["history"][0][key], key
+    assert (one["test_loss"], one["test_accuracy"]) == (fast["test_loss"], fast["test_accuracy"])
+
+
+def test_the_test_set_is_read_once_at_the_end(tmp_path, monkeypatch):
+    """As in train.py: the validation set after every epoch, the test set once, by rank 0,
+    after the last epoch; the history holds training and validation figures only."""
+    evaluate, seen = distributed.evaluate, []
+
+    def watched(net, images, labels, *args, **kwargs):
+        seen.append(len(images))
+        return evaluate(net, images, labels, *args, **kwargs)
+
+    monkeypatch.setattr(distributed, "evaluate", watched)
+    results = single_process(tmp_path, "--epochs", "2")
+    assert seen == [results["validation_images"]] * 2 + [results["test_images"]]
+    for row in results["history"]:
+        assert not any(key.startswith("test") for key in row), row
 
 
 @pytest.mark.slow

@@ -3,7 +3,8 @@
 The program runs in this process, on the subset, for its few epochs: what it returns and the
 files it writes are the data the tests read. The accuracy threshold sits well below what the
 subset gives on the book's machine; the accuracy on the full MNIST is the recorded run's and
-the benchmark's, not these tests'.
+the benchmark's, not these tests'. The program watches a validation set after every epoch and
+reads the test set once, at the end: the tests check both on its `results` and its history.
 """
 
 import json
@@ -62,7 +63,14 @@ def test_learns_and_writes_metrics(tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert lines == history
     for row in lines:
-        assert {"epoch", "test_accuracy", "test_loss", "train_seconds"} <= row.keys()
+        assert row.keys() == {
+            "epoch",
+            "train_loss",
+            "validation_loss",
+            "validation_accuracy",
+            "train_seconds",
+            "lr",
+        }, "per epoch: training and validation figures only"
     seconds = [row["train_seconds"] for row in lines]
     assert seconds == sorted(seconds) and seconds[0] > 0, "cumulative training time"
 
@@ -72,11 +80,74 @@ def test_same_seed_same_losses(tmp_path):
     second = run_main(tmp_path / "b", "--epochs", "2")
 
     def losses(results):
-        return [(row["train_loss"], row["test_loss"]) for row in results["history"]]
+        return [(row["train_loss"], row["validation_loss"]) for row in results["history"]]
 
     assert losses(first) == losses(second)
     other_seed = run_main(tmp_path / "c", "--epochs", "2", "--seed", "2")
     assert losses(other_seed) != losses(first)
+
+
+def test_the_validation_set_is_one_training_image_in_twelve(tmp_path):
+    results = run_main(tmp_path, "--epochs", "1")
+    images = results["train_images"] + results["validation_images"]
+    assert images == len(torchvision.datasets.MNIST(DATA, train=True))
+    assert results["validation_images"] == round(images / 12)
+    # The split does not depend on --seed: runs with other settings validate on the same images.
+    images = torch.arange(120).float()
+    first, second = train.split_validation(images, images), train.split_validation(images, images)
+    assert torch.equal(first[1][0], second[1][0])
+    assert not set(first[0][0].tolist()) & set(first[1][0].tolist()), "disjoint"
+
+
+def test_the_test_set_is_read_once_at_the_end(tmp_path, monkeypatch):
+    """evaluate() watched: the validation images after every epoch, the test images once,
+    after the last epoch; the test figures are in `results` only, never in the history."""
+    evaluate, seen = train.evaluate, []
+    test_images = len(torchvision.datasets.MNIST(DATA, train=False))
+
+    def watched(net, images, labels, *args, **kwargs):
+        seen.append("test" if len(images) == test_images else "validation")
+        return evaluate(net, images, labels, *args, **kwargs)
+
+    monkeypatch.setattr(train, "evaluate", watched)
+    results = run_main(tmp_path, "--epochs", "3")
+    assert results["validation_images"] != test_images
+    assert seen == ["validation"] * 3 + ["test"]
+    assert results["test_images"] == test_images
+    assert {"test_loss", "test_accuracy", "validation_accuracy"} <= results.keys()
+    assert results["validation_accuracy"] == results["history"][-1]["validation_accuracy"]
+    for row in results["history"]:
+        assert not any(key.startswith("test") for key in row), row
+
+
+def test_the_loss_is_read_every_check_every_steps(monkeypatch):
+    """No host synchronisation at every step: the loss is summed on the device and read
+    (.item()) every `check_every` steps and once at the end of the epoch."""
+    torch.manual_seed(0)
+    images, labels = torch.randn(700, 1, 28, 28), torch.randint(0, 10, (700,))
+    net = train.Net()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    calls, item = [], torch.Tensor.item
+
+    def counted_item(tensor):
+        calls.append(1)
+        return item(tensor)
+
+    class Progress:
+        def update(self, n):
+            pass
+
+        def set_postfix(self, **kwargs):
+            pass
+
+    monkeypatch.setattr(torch.Tensor, "item", counted_item)
+    shuffler = torch.Generator().manual_seed(0)
+    loss = train.train_epoch(
+        net, images, labels, optimizer, scheduler, 64, shuffler, Progress(), check_every=5
+    )
+    assert len(calls) == 3, "11 steps: read after steps 5, 10 and 11"
+    assert 0 < loss < 10
 
 
 def final_weights(path):
@@ -137,12 +208,16 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
 
 
 @pytest.mark.parametrize(
-    "content", [b"not a checkpoint at all", "foreign"], ids=["corrupt", "foreign"]
+    "content",
+    [b"not a checkpoint at all", "foreign", "version 1"],
+    ids=["corrupt", "foreign", "older-version"],
 )
 def test_bad_checkpoint_gives_a_clear_error(tmp_path, content):
     path = tmp_path / "run.pt"
     if content == "foreign":
         torch.save({"weights": torch.zeros(3)}, path)
+    elif content == "version 1":  # before the validation set: its history has test figures
+        torch.save({"format": "examples.ch07.train checkpoint, version 1", "history": []}, path)
     else:
         path.write_bytes(content)
     with pytest.raises(SystemExit, match="checkpoint") as error:
