@@ -43,7 +43,10 @@ MANUSCRIPT = "examples/ch07/mnist_mlp.py"  # The Code: the manuscript's program,
 # fmt: off
 # The examples that, like train.py, hold MNIST in memory as normalised tensors.
 TENSOR_MNIST = ch07("distributed", "cnn", "rnn", "optimizers", "regularization",
-                    "how_networks_learn", "nn_building_blocks")
+                    "how_networks_learn", "nn_building_blocks", "trained_model")
+# The examples that hold out a validation set, and choose on it (regularization.py, the first
+# page to explain it in full, holds the canonical text).
+VALIDATION = ch07("train", "distributed", "optimizers", "cnn", "rnn", "trained_model")
 
 SHARED = {
     # The data, decoded and normalised once.
@@ -62,7 +65,9 @@ SHARED = {
     "mnist_error":       Shared(TRAIN, [*TENSOR_MNIST, MANUSCRIPT]),
     "check_writable":    Shared(TRAIN, [*TENSOR_MNIST, MANUSCRIPT, *ch07("transformer")]),
     # The chapter's network, and its evaluation on a whole data set.
-    "Net":               Shared(TRAIN, ch07("distributed", "optimizers"), {
+    # The validation set held out of the training images.
+    "split_validation":  Shared("examples/ch07/regularization.py", VALIDATION),
+    "Net":               Shared(TRAIN, ch07("distributed", "optimizers", "trained_model"), {
         MANUSCRIPT: "the manuscript's network, with its code annotations",
         "examples/ch07/how_networks_learn.py": "64 hidden units: every tensor small enough "
                                                "to picture",
@@ -72,14 +77,14 @@ SHARED = {
                                            "page's subject",
     }),
     "evaluate":          Shared(TRAIN, ch07("distributed", "cnn", "rnn", "optimizers",
-                                            "regularization")),
+                                            "regularization", "trained_model")),
     # The program around the training loop, which distributed.py shares with train.py.
-    "CHECKPOINT_FORMAT": Shared(TRAIN, ch07("distributed")),
+    "CHECKPOINT_FORMAT": Shared(TRAIN, ch07("distributed", "trained_model")),
     "atomic_write":      Shared(TRAIN, ch07("distributed")),
     "load_checkpoint":   Shared(TRAIN, ch07("distributed")),
     "save_epoch":        Shared(TRAIN, ch07("distributed")),
-    "Parser":            Shared(TRAIN, ch07("distributed")),
-    "positive":          Shared(TRAIN, ch07("distributed")),
+    "Parser":            Shared(TRAIN, ch07("distributed", "transformer", "trained_model")),
+    "positive":          Shared(TRAIN, ch07("distributed", "transformer")),
     "make_optimizer":    Shared(TRAIN, ch07("distributed")),
 }
 
@@ -88,9 +93,11 @@ SHARED = {
 REPEATED_SECTIONS = {
     "network":     (TRAIN, ch07("distributed", "optimizers")),
     "data":        (TRAIN, ch07("distributed", "cnn", "optimizers", "regularization",
-                                "how_networks_learn", "nn_building_blocks")),
+                                "how_networks_learn", "nn_building_blocks", "trained_model")),
+    "validation":  ("examples/ch07/regularization.py", VALIDATION),
     "errors":      (TRAIN, [*TENSOR_MNIST, MANUSCRIPT]),
-    "evaluate":    (TRAIN, ch07("distributed", "cnn", "rnn", "optimizers", "regularization")),
+    "evaluate":    (TRAIN, ch07("distributed", "cnn", "rnn", "optimizers", "regularization",
+                                "trained_model")),
     "checkpoint":  (TRAIN, ch07("distributed")),
     "shared_args": (TRAIN, ch07("distributed")),
 }

@@ -41,7 +41,7 @@ class Net(nn.Module):
         self.fc2 = nn.Linear(512, 10)
 
     def forward(self, x):
-        x = x.view(-1, 784)
+        x = x.flatten(1)  # (N, 1, 28, 28) -> (N, 784)
         x = torch.relu(self.fc1(x))
         return self.fc2(x)
         # --8<-- [end:network]

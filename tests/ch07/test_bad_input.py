@@ -14,6 +14,7 @@ import importlib
 import os
 import pathlib
 import shutil
+import sys
 import tempfile
 
 import pytest
@@ -140,6 +141,7 @@ LAST_FILE = {
     "nn_building_blocks": "nn_building_blocks_gradients.png",
     "mnist_mlp": "mnist_mlp_confusion.png",
     "transformer": "transformer_attention.png",
+    "trained_model": "trained_model_checklist.png",
 }
 
 
@@ -153,6 +155,7 @@ def test_every_example_that_saves_figures_is_in_that_list():
 @pytest.mark.parametrize("example", LAST_FILE)
 def test_every_example_checks_its_files_before_it_starts(tmp_path, monkeypatch, capsys, example):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [example])  # as run with no flags, not with pytest's
     (tmp_path / LAST_FILE[example]).mkdir()  # a folder where the file should go
     module = importlib.import_module(f"examples.ch07.{example}")
     with pytest.raises(SystemExit) as error:
