@@ -128,7 +128,11 @@ def typeset_page(html_text: str, where: str) -> str:
         except Exception as error:  # KaTeX's ParseError arrives as a JavaScript exception
             reason = str(error).splitlines()[0].removeprefix("<anonymous>:1: ")
             raise PluginError(f"{where}: KaTeX cannot typeset {tex.strip()!r}: {reason}") from None
-        return f'<{match["tag"]} class="arithmatex">{rendered}</{match["tag"]}>'
+        if match["tag"] == "div":  # displayed: a wide formula scrolls sideways, so it takes
+            # the keyboard's focus too, as Material's code blocks do (axe: a region that
+            # scrolls must be reachable without a mouse)
+            return f'<div class="arithmatex" tabindex="0">{rendered}</div>'
+        return f'<span class="arithmatex">{rendered}</span>'
 
     return FORMULA.sub(replace, html_text)
 
