@@ -127,3 +127,37 @@ def page_blocks(page: pathlib.Path, languages: set[str]) -> list:
                     lines[number] = ""
         after_previous = end + 1
     return list(pytest_codeblocks.extract_from_buffer(io.StringIO("\n".join(lines))))
+
+
+# --- The test set read once, at the end (examples that hold out a validation set) ---------
+EPOCH_KEYS = {"epoch", "train_loss", "validation_loss", "validation_accuracy", "train_seconds"}
+
+
+def check_validation_per_epoch_and_test_once(results: dict, images: int = 4_000) -> None:
+    """One training image in twelve held out; each epoch's row holds training and validation
+    figures only; the test figures appear once, for the final network."""
+    assert results["validation_images"] == round(images / 12), f"the subset's {images:,}"
+    assert results["train_images"] + results["validation_images"] == images
+    for row in results["history"]:
+        assert set(row) == EPOCH_KEYS
+    assert [key for key in results if key.startswith("test_")] == [
+        "test_images",
+        "test_loss",
+        "test_accuracy",
+    ]
+
+
+def evaluations_of_main(example, monkeypatch, train_set, test_set, epochs=2):
+    """The example's main() on stand-ins for MNIST, with its evaluate watched: what main
+    returned, and for each call of evaluate, "test" or "other" (the validation set)."""
+    read = []
+    evaluate = example.evaluate
+
+    def watched(net, images, labels, batch_size=5000):
+        read.append("test" if images is test_set[0] else "other")
+        return evaluate(net, images, labels, batch_size)
+
+    monkeypatch.setattr(example, "EPOCHS", epochs)
+    monkeypatch.setattr(example, "load_mnist", lambda device="cpu": [train_set, test_set])
+    monkeypatch.setattr(example, "evaluate", watched)
+    return example.main(), read

@@ -11,7 +11,7 @@ import json
 import torch
 
 from examples.ch07 import cnn, train
-from tests.helpers import REPO
+from tests.helpers import REPO, check_validation_per_epoch_and_test_once, evaluations_of_main
 
 
 def test_trains_and_learns_on_the_subset(notebook_run):
@@ -29,21 +29,7 @@ def test_validation_per_epoch_and_the_test_set_once_at_the_end(notebook_run):
     """One training image in twelve is held out; each epoch reports training and validation
     figures only; the test figures appear once, for the final network."""
     results = notebook_run("ch07/cnn").results
-    assert results["validation_images"] == round(4_000 / 12), "the subset's 4,000"
-    assert results["train_images"] + results["validation_images"] == 4_000
-    for row in results["history"]:
-        assert set(row) == {
-            "epoch",
-            "train_loss",
-            "validation_loss",
-            "validation_accuracy",
-            "train_seconds",
-        }
-    assert [key for key in results if key.startswith("test_")] == [
-        "test_images",
-        "test_loss",
-        "test_accuracy",
-    ]
+    check_validation_per_epoch_and_test_once(results)
 
 
 def test_the_program_evaluates_the_test_set_once_after_training(tmp_path, monkeypatch):
@@ -51,18 +37,8 @@ def test_the_program_evaluates_the_test_set_once_after_training(tmp_path, monkey
     torch.manual_seed(0)
     train_set = (torch.randn(240, 1, 28, 28), torch.randint(0, 10, (240,)))
     test_set = (torch.randn(50, 1, 28, 28), torch.randint(0, 10, (50,)))
-    read = []
-
-    def evaluate(net, images, labels, batch_size=5000):
-        read.append("test" if images is test_set[0] else "other")
-        return cnn_evaluate(net, images, labels, batch_size)
-
-    cnn_evaluate = cnn.evaluate
     monkeypatch.chdir(tmp_path)  # the figures' folder, checked before training
-    monkeypatch.setattr(cnn, "EPOCHS", 2)
-    monkeypatch.setattr(cnn, "load_mnist", lambda device="cpu": [train_set, test_set])
-    monkeypatch.setattr(cnn, "evaluate", evaluate)
-    _, (valid_x, _), results = cnn.main()
+    (_, (valid_x, _), results), read = evaluations_of_main(cnn, monkeypatch, train_set, test_set)
     assert read == ["other", "other", "test"], "validation each epoch, then the test set once"
     assert len(valid_x) == results["validation_images"] == 20 and results["test_images"] == 50
 

@@ -11,7 +11,7 @@ import json
 import torch
 
 from examples.ch07 import rnn
-from tests.helpers import REPO
+from tests.helpers import REPO, check_validation_per_epoch_and_test_once, evaluations_of_main
 
 
 def test_trains_and_learns_on_the_subset(notebook_run):
@@ -31,21 +31,7 @@ def test_validation_per_epoch_and_the_test_set_once_at_the_end(notebook_run):
     figures only; the test figures appear once, for the final network; the pictures read
     the validation set."""
     results = notebook_run("ch07/rnn").results
-    assert results["validation_images"] == round(4_000 / 12), "the subset's 4,000"
-    assert results["train_images"] + results["validation_images"] == 4_000
-    for row in results["history"]:
-        assert set(row) == {
-            "epoch",
-            "train_loss",
-            "validation_loss",
-            "validation_accuracy",
-            "train_seconds",
-        }
-    assert [key for key in results if key.startswith("test_")] == [
-        "test_images",
-        "test_loss",
-        "test_accuracy",
-    ]
+    check_validation_per_epoch_and_test_once(results)
     per_row = results["validation_accuracy_per_row"]
     assert abs(per_row[-1] - results["validation_accuracy"]) < 0.02, "the same network"
 
@@ -55,18 +41,8 @@ def test_the_program_evaluates_the_test_set_once_after_training(tmp_path, monkey
     torch.manual_seed(0)
     train_set = (torch.randn(240, 28, 28), torch.randint(0, 10, (240,)))
     test_set = (torch.randn(50, 28, 28), torch.randint(0, 10, (50,)))
-    read = []
-
-    def evaluate(net, images, labels, batch_size=5000):
-        read.append("test" if images is test_set[0] else "other")
-        return rnn_evaluate(net, images, labels, batch_size)
-
-    rnn_evaluate = rnn.evaluate
     monkeypatch.chdir(tmp_path)  # the figure's folder, checked before training
-    monkeypatch.setattr(rnn, "EPOCHS", 2)
-    monkeypatch.setattr(rnn, "load_mnist", lambda device="cpu": [train_set, test_set])
-    monkeypatch.setattr(rnn, "evaluate", evaluate)
-    _, (valid_x, _), results = rnn.main()
+    (_, (valid_x, _), results), read = evaluations_of_main(rnn, monkeypatch, train_set, test_set)
     assert read == ["other", "other", "test"], "validation each epoch, then the test set once"
     assert len(valid_x) == results["validation_images"] == 20 and results["test_images"] == 50
 
