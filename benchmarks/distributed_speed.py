@@ -25,6 +25,9 @@ import tempfile
 import torch
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script: the book's root holds examples/
+from examples.record import cpu_model  # noqa: E402
+
 RESULTS = REPO / "benchmarks" / "results"
 SETUPS = [(1, 1), (1, 2), (2, 1)]  # (processes, threads per process)
 # What torchrun starts: the program with its defaults, and rank 0 writes its `results` (the
@@ -127,16 +130,8 @@ def summarise(runs, images):
 
 
 def machine():
-    model = platform.processor() or platform.machine()
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": model,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "torch": torch.__version__,

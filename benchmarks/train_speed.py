@@ -30,6 +30,9 @@ import time
 import torch
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script: the book's root holds examples/
+from examples.record import cpu_model  # noqa: E402
+
 RESULTS = REPO / "benchmarks" / "results"
 # Images trained on per epoch: all of MNIST's training set for the chapter's program; for
 # train.py, the same less the 5,000 it holds out as its validation set.
@@ -137,16 +140,8 @@ def summarise(runs, batch_size, floor):
 
 
 def machine(threads):
-    model = platform.processor() or platform.machine()
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": model,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "threads": threads,
         "python": platform.python_version(),

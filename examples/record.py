@@ -20,6 +20,7 @@ import datetime
 import io
 import json
 import pathlib
+import platform
 import re
 import shutil
 import sys
@@ -50,14 +51,21 @@ print(_json.dumps({
     "torchvision": _tv.__version__,
     "threads": _torch.get_num_threads(),
     "cpus": _os.cpu_count(),
-    "processor": next(
-        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-         if line.startswith("model name")), None
-    ) if _os.path.exists("/proc/cpuinfo") else None,
-    "machine": _platform.processor() or _platform.machine(),
     "results": globals().get("results"),
 }, default=float))
 """
+
+
+def cpu_model() -> str:
+    """The processor's model name where Linux tells it ("AMD EPYC"), else
+    what the platform module knows ("x86_64", "arm")."""
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def example_files() -> list[pathlib.Path]:
@@ -190,7 +198,7 @@ def facts_cell(facts: dict):
         f"- Python {facts['python']}, PyTorch {facts['torch']}, "
         f"torchvision {facts['torchvision']}",
         f"- device: {results.get('device', 'cpu')} "
-        f"({facts.get('processor') or facts['machine']}, "
+        f"({facts['processor']}, "
         f"{facts['cpus']} cores, {facts['threads']} PyTorch threads)",
     ]
     if "train_images" in results:
@@ -218,6 +226,7 @@ def record(example: pathlib.Path, data_root: pathlib.Path) -> None:
             name = example.relative_to(REPO)
             sys.exit(f"{name} failed; nothing was recorded.\n{error}")
         facts["date"] = datetime.date.today().isoformat()
+        facts["processor"] = cpu_model()  # the kernel ran on this machine
         notebook.cells.insert(1, facts_cell(facts))
         notebook.metadata["recorded_run"] = facts
         compact_figures(notebook)
