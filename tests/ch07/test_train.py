@@ -258,3 +258,56 @@ def test_diverging_loss_gives_a_one_line_error(tmp_path):
 def test_missing_data_offline_gives_a_one_line_error(tmp_path):
     result = run_python(["-m", MODULE], cwd=reader_folder(tmp_path, with_data=False), timeout=300)
     assert one_line_error(result) and "data/MNIST/raw/" in result.stderr, describe(result)
+
+
+# --- How the defaults were chosen: the claims of the page on the benchmark's kept run -------
+
+
+def defaults_benchmark():
+    """benchmarks/train_defaults.py's kept report (full MNIST, validation figures only)."""
+    return json.loads((REPO / "benchmarks/results/train_defaults.json").read_text())
+
+
+def test_the_benchmark_tried_the_programs_own_defaults():
+    """Its default trial is train.py's defaults and reproduces the recorded run's figure."""
+    report = defaults_benchmark()
+    args = train.parse_args([])
+    assert report["defaults"] == {key: getattr(args, key) for key in report["defaults"]}
+    notebook = json.loads((REPO / "docs/notebooks/ch07/train.ipynb").read_text())
+    recorded = notebook["metadata"]["recorded_run"]["results"]
+    default = report["summary"]["default"]
+    assert default["settings"] == report["defaults"]
+    assert default["validation_accuracy"] == pytest.approx(recorded["validation_accuracy"])
+    for row in report["rows"]:  # the choice never read the test set
+        assert not [key for key in row if "test" in key], row
+
+
+def test_no_alternative_beat_the_defaults_by_more_than_chance():
+    summary = defaults_benchmark()["summary"]
+    seeds, spread = summary["seeds"], summary["seeds"]["spread"]
+    assert seeds["max"] - seeds["min"] == pytest.approx(spread) and spread > 0
+    assert summary["defaults_kept"] is True
+    assert summary["best_alternative"]["above_seed_mean"] <= spread
+    for name in ("adam", "adamw"):
+        accuracy = summary["best_by_optimizer"][name]["validation_accuracy"]
+        assert abs(accuracy - seeds["mean"]) <= spread, name
+    for epochs in ("5", "8"):  # more epochs: within chance, and more time
+        row = summary["by_epochs"][epochs]
+        assert row["validation_accuracy"] - seeds["mean"] <= spread, epochs
+        assert row["train_seconds"] > summary["default"]["train_seconds"]
+    by_epochs = summary["by_epochs"]
+    assert by_epochs["8"]["validation_loss"] > by_epochs["5"]["validation_loss"], "overfitting"
+
+
+def test_the_best_learning_rate_rises_with_the_batch_size_and_costs_at_another():
+    """The page: the best peak learning rate for each batch size, larger for larger
+    batches; the best alternative used a quarter of the default batch, and took longer."""
+    summary = defaults_benchmark()["summary"]
+    best = summary["best_by_batch"]
+    rates = [best[size]["settings"]["lr"] for size in sorted(best, key=int)]
+    assert rates == sorted(rates) and len(set(rates)) == len(rates)
+    assert best["256"]["settings"] == defaults_benchmark()["defaults"]
+    alternative, default = summary["best_alternative"], summary["default"]
+    assert alternative["settings"]["batch_size"] * 4 == default["settings"]["batch_size"]
+    assert alternative["train_seconds"] > default["train_seconds"]
+    assert summary["worst"]["validation_accuracy"] < 50
