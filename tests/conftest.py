@@ -36,12 +36,15 @@ from tests.helpers import REPO, describe, reader_folder, run_python  # noqa: E40
 # Every example of every chapter: examples/ch*/*.py (examples/record.py is the book's tool).
 EXAMPLES = record.example_files()
 
-# Examples whose training does not shrink with the data (a language model on a fixed text)
-# train briefly in the tests, set as a reader could set them: as a module, by arguments on
-# the command line; as a notebook, by a cell that the run inserts after the example's cell
-# tagged "parameters", as papermill does. MNIST examples need neither: the tests' subset
-# makes them short.
-QUICK = {"ch07/transformer": (["--steps", "60"], "STEPS = 60")}
+# Examples whose training does not shrink with the data (a language model on a fixed text;
+# the trained-model checklist's runs of a fixed number of steps) train briefly in the tests,
+# set as a reader could set them: as a module, by arguments on the command line; as a
+# notebook, by a cell that the run inserts after the example's cell tagged "parameters", as
+# papermill does. The other MNIST examples need neither: the tests' subset makes them short.
+QUICK = {
+    "ch07/transformer": (["--steps", "60"], "STEPS = 60"),
+    "ch07/trained_model": (["--steps", "60"], "STEPS = 60"),
+}
 
 
 def example_name(path: pathlib.Path) -> str:

@@ -1,9 +1,11 @@
 """Every file in examples/ runs on its own, to the end: as `python -m examples.<...>`, as a
 reader runs it from the repository, and as a notebook, cell by cell."""
 
+import importlib
+
 import pytest
 
-from tests.conftest import EXAMPLES, by_example, example_name, module_name
+from tests.conftest import EXAMPLES, QUICK, by_example, example_name, module_name
 from tests.helpers import describe
 
 
@@ -19,3 +21,24 @@ def test_example_runs_as_a_notebook(name, notebook_run):
     run = notebook_run(name)  # fails the test with the cell's error, if one fails
     assert isinstance(run.results, dict), "the example should leave a `results` dictionary"
     assert run.results, "and the dictionary should hold what the example measured"
+
+
+@pytest.mark.parametrize("name", [by_example(name, name) for name in QUICK])
+def test_a_brief_run_sets_its_length_as_a_reader_would(name, module_run, notebook_run):
+    """An example too long for the tests' subset takes its length as a reader can change it:
+    a flag for the program, and papermill's convention for the notebook, a cell tagged
+    injected-parameters after the example's cell tagged parameters, which keeps the full
+    run's value. Both runs use the brief length."""
+    flags, code = QUICK[name]
+    variable, value = (part.strip() for part in code.split("="))
+    module = importlib.import_module("examples." + name.replace("/", "."))
+    run = notebook_run(name)
+    tags = [cell.metadata.get("tags", []) for cell in run.notebook.cells]
+    position = tags.index(["parameters"])
+    assert tags[position + 1] == ["injected-parameters"]
+    assert run.notebook.cells[position + 1].source == code
+    full = f"{variable} = {getattr(module, variable)}"
+    assert run.notebook.cells[position].source.splitlines()[-1] == full
+    assert int(value) < getattr(module, variable)
+    assert run.results["steps"] == int(value) and flags == ["--steps", value]
+    assert module_run(module.__name__).returncode == 0

@@ -84,7 +84,7 @@ SHARED = {
     "load_checkpoint":   Shared(TRAIN, ch07("distributed")),
     "save_epoch":        Shared(TRAIN, ch07("distributed")),
     "Parser":            Shared(TRAIN, ch07("distributed", "transformer", "trained_model")),
-    "positive":          Shared(TRAIN, ch07("distributed", "transformer")),
+    "positive":          Shared(TRAIN, ch07("distributed", "transformer", "trained_model")),
     "make_optimizer":    Shared(TRAIN, ch07("distributed")),
 }
 

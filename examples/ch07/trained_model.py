@@ -33,7 +33,6 @@ CHECKPOINT_FORMAT = "examples.ch07.train checkpoint, version 2"
 SEED = 1
 BATCH_SIZE = 256
 EPOCHS, PEAK_LR = 3, 0.3  # train.py's recipe: one-cycle, Nesterov momentum
-STEPS = 200  # each run of the checklist: short, as a diagnosis should be
 LR = 0.1  # SGD with momentum 0.9, for the checklist's runs
 SWEEP_LRS = [0.001, 0.01, 0.1, 1.0, 10.0, 100.0]
 
@@ -51,6 +50,14 @@ class Net(nn.Module):
         x = torch.relu(self.fc1(x))
         return self.fc2(x)
         # --8<-- [end:setup]
+
+
+# %% tags=["parameters"]
+# --8<-- [start:parameters]
+# How long each run of the checklist trains: short, as a diagnosis should
+# be. Change it here in a notebook, or pass --steps to the program.
+STEPS = 200
+# --8<-- [end:parameters]
 
 
 # %%
@@ -340,7 +347,7 @@ PREPARATIONS = {
 
 # %%
 # --8<-- [start:overfit]
-def overfit_one_batch(net, data, steps=STEPS):
+def overfit_one_batch(net, data, steps):
     """Train on one mini-batch, over and over: a network and a training
     loop that work learn it by heart. The losses, one per step."""
     batch = (data[0][:BATCH_SIZE], data[1][:BATCH_SIZE])
@@ -374,9 +381,9 @@ def gradient_norms(net, data, generator, zero_grad=True, steps=50):
 
 
 # --8<-- [start:sweep]
-def sweep(train_set, validation_set, device):
+def sweep(train_set, validation_set, steps, device):
     """Each learning rate trains a new network (the same initial weights,
-    the same mini-batches) for STEPS steps; the validation set judges."""
+    the same mini-batches) for `steps` steps; the validation set judges."""
     rows = []
     for lr in SWEEP_LRS:
         torch.manual_seed(SEED)
@@ -384,7 +391,7 @@ def sweep(train_set, validation_set, device):
         optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
         generator = torch.Generator().manual_seed(SEED)
         try:
-            train(net, train_set, optimizer, STEPS, generator)
+            train(net, train_set, optimizer, steps, generator)
         except FloatingPointError as error:  # the guard: one line, go on
             print(f"lr {lr:g}: stopped, {error}")
             rows.append({"lr": lr, "diverged": str(error)})
@@ -433,8 +440,8 @@ INITS = {
 }
 
 
-def compare_inits(train_set, validation_set, lr, device):
-    """The same training (STEPS steps at the sweep's learning rate) from
+def compare_inits(train_set, validation_set, lr, steps, device):
+    """The same training (`steps` steps at the sweep's learning rate) from
     each initialisation, measured on the validation set."""
     rows = {}
     for name, fill in INITS.items():
@@ -445,7 +452,7 @@ def compare_inits(train_set, validation_set, lr, device):
         optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
         generator = torch.Generator().manual_seed(SEED)
         first_loss, _ = evaluate(net, *validation_set)  # before training
-        train(net, train_set, optimizer, STEPS, generator)
+        train(net, train_set, optimizer, steps, generator)
         loss, accuracy = evaluate(net, *validation_set)
         rows[name] = {
             "first_loss": first_loss,
@@ -455,7 +462,7 @@ def compare_inits(train_set, validation_set, lr, device):
             "distinct_hidden_units": len(net.fc1.weight.unique(dim=0)),
         }
         print(
-            f"{name:15} first loss {first_loss:8.3f}, after {STEPS} steps "
+            f"{name:15} first loss {first_loss:8.3f}, after {steps} steps "
             f"validation accuracy {accuracy:6.2f} %, "
             f"{rows[name]['distinct_hidden_units']} distinct hidden units"
         )
@@ -470,6 +477,21 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a positive number"
+            )
+        return value
+
+    return parse
+
+
 def parse_args(argv=None):
     parser = Parser(
         prog="python -m examples.ch07.trained_model",
@@ -480,6 +502,12 @@ def parse_args(argv=None):
         "--checkpoint",
         help="a checkpoint of examples.ch07.train to use (default: train "
         "one here and save it as trained_model.pt)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=positive(int),
+        default=STEPS,
+        help=f"steps of each run of the checklist (default: {STEPS})",
     )
     parser.add_argument("--data-dir", default="./data")
     return parser.parse_args(argv)
@@ -512,6 +540,7 @@ def main(argv=None):
         "train_images": len(train_set[0]),
         "validation_images": len(validation_set[0]),
         "test_images": len(test.data),
+        "steps": args.steps,
     }
 
     # 1. A trained model, used as one should.
@@ -567,10 +596,11 @@ def main(argv=None):
     print(f"untrained: loss {loss:.4f} (ln 10 = {math.log(10):.4f})")
 
     torch.manual_seed(SEED)
-    losses = overfit_one_batch(Net().to(device), train_set)
+    losses = overfit_one_batch(Net().to(device), train_set, args.steps)
     results["overfit_one_batch"] = {"train_loss": losses}
     print(
-        f"one batch, {STEPS} steps: loss {losses[0]:.3f} -> {losses[-1]:.5f}"
+        f"one batch, {args.steps} steps: "
+        f"loss {losses[0]:.3f} -> {losses[-1]:.5f}"
     )
 
     results["gradient_norms"] = {}
@@ -592,7 +622,7 @@ def main(argv=None):
             f"{norms['fc1.weight'][-1]:.3f}; loss {losses[-1]:.3f}"
         )
 
-    rows = sweep(train_set, validation_set, device)
+    rows = sweep(train_set, validation_set, args.steps, device)
     finished = [row for row in rows if "validation_loss" in row]
     chosen = min(finished, key=lambda row: row["validation_loss"])["lr"]
     results["sweep"] = {"rows": rows, "chosen_lr": chosen}
@@ -604,7 +634,9 @@ def main(argv=None):
         "largest": weight.abs().max().item(),
         "std": weight.std().item(),
     }
-    results["inits"] = compare_inits(train_set, validation_set, chosen, device)
+    results["inits"] = compare_inits(
+        train_set, validation_set, chosen, args.steps, device
+    )
     return results
 
 

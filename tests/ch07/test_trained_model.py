@@ -151,8 +151,9 @@ def test_the_untrained_network_starts_near_ln_10(notebook_run):
 
 
 def test_one_batch_is_learned_by_heart(notebook_run):
-    losses = notebook_run(NAME).results["overfit_one_batch"]["train_loss"]
-    assert len(losses) == trained_model.STEPS
+    results = notebook_run(NAME).results
+    losses = results["overfit_one_batch"]["train_loss"]
+    assert len(losses) == results["steps"]
     assert abs(losses[0] - math.log(10)) < 0.1
     assert losses[-1] < 0.001
     assert min(step for step, loss in enumerate(losses, 1) if loss < 0.01) < 100

@@ -91,17 +91,6 @@ def test_the_text_is_the_chapter_with_its_dash_repaired():
     assert "neural networks\u2014their" in text and "\u00e2\u20ac" not in text
 
 
-def test_the_tests_train_briefly_by_the_notebooks_parameters_cell(notebook_run):
-    """papermill's convention: the run's cell tagged injected-parameters follows the example's
-    cell tagged parameters, which holds the full run's STEPS."""
-    run = notebook_run(NAME)
-    tags = [cell.metadata.get("tags", []) for cell in run.notebook.cells]
-    position = tags.index(["parameters"])
-    assert tags[position + 1] == ["injected-parameters"]
-    assert run.notebook.cells[position].source.splitlines()[-1] == "STEPS = 1000"
-    assert transformer.STEPS == 1000 and run.results["steps"] == 60
-
-
 def test_brief_training_lowers_the_validation_loss(notebook_run):
     results = notebook_run(NAME).results
     history = results["history"]
