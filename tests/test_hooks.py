@@ -116,11 +116,13 @@ def test_notebook_css_reads_a_sheet_from_the_cache_of_an_earlier_build(tmp_path,
 def test_plugin_speedups_are_installed_once_and_print_site_output_is_unchanged(monkeypatch):
     from htmlproofer import plugin as htmlproofer
     from mkdocs_print_site_plugin import renderer as print_site
+    from mkdocs_print_site_plugin import urls
 
     from hooks import plugin_speedups
 
     original = print_site.fix_internal_links
     monkeypatch.setattr(htmlproofer, "read_anchors", htmlproofer.read_anchors)  # restored after
+    monkeypatch.setattr(urls, "update_anchor_ids", urls.update_anchor_ids)
     monkeypatch.setattr(print_site, "fix_internal_links", original)
     plugin_speedups.on_config({})
     plugin_speedups.on_config({})  # `mkdocs serve` calls it again for each rebuild
@@ -133,6 +135,36 @@ def test_plugin_speedups_are_installed_once_and_print_site_output_is_unchanged(m
         )
         assert kept == original(page, "ch07/x.html", directory_urls=False, heading_number="1")
     assert print_site.fix_internal_links.cache_info().hits == 1
+
+
+def test_print_site_ids_are_prefixed_as_print_site_prefixes_them(monkeypatch):
+    """The same page back, to the character, as print-site's own update_anchor_ids gives:
+    ids on the tags it prefixes and on others, upper-case ID=, several on a line, an empty
+    id, an id repeated, a tag split over lines, and lines of MathML without an id (short
+    ones: on a long one print-site's own function takes minutes)."""
+    from mkdocs_print_site_plugin import urls
+
+    from hooks import plugin_speedups
+
+    original = urls.update_anchor_ids
+    assert original.__module__ == "mkdocs_print_site_plugin.urls"  # not already replaced
+    mathml = "<math><mrow>" + "<mi>x</mi><mo>+</mo>" * 30 + "</mrow></math>"
+    page = "\n".join([
+        '<h2 id="intro">Intro</h2><p id="not-prefixed">p</p>',
+        '<LI ID="Upper">u</LI><sup id="fnref:1"><a href="#fn:1">1</a></sup><h3 id="">e</h3>',
+        '<h2 id="intro">Intro again</h2>  <li class="intro" id="intro">li</li>',
+        '<h4\nid="split">not one line</h4><a id="__codelineno-0-1" name="__codelineno-0-1"></a>',
+        mathml, f'<div class="arithmatex">{mathml}</div><h5 id="after-math">m</h5>', "",
+    ])  # fmt: skip
+    assert plugin_speedups.update_anchor_ids(page, "ch07-x") == original(page, "ch07-x")
+    monkeypatch.setattr(urls, "update_anchor_ids", original)  # restored after
+    monkeypatch.setattr(
+        plugin_speedups.print_site,
+        "fix_internal_links",
+        plugin_speedups.print_site.fix_internal_links,
+    )
+    plugin_speedups.on_config({})
+    assert urls.update_anchor_ids is plugin_speedups.update_anchor_ids
 
 
 def test_nbconvert_compiles_each_template_once_and_renders_the_same_page(monkeypatch):
