@@ -13,8 +13,10 @@ A program is proven to run in one of two ways, never both:
 - otherwise it is saved to a file and run with `python`, as a reader who pressed the copy
   button would.
 A shell block runs in a copy of the repository; a line of it that is exactly an example's
-`python -m examples.<...>` is that example's module run. Everything runs in a folder whose
-./data holds the tests' MNIST subset.
+`python -m examples.<...>` is that example's module run. A block for several machines
+(torchrun's `--nnodes` above 1) is run by tests/ch07/test_distributed.py, every machine's
+command at once, on this machine. Everything runs in a folder whose ./data holds the tests'
+MNIST subset.
 """
 
 import ast
@@ -74,10 +76,25 @@ def group_of(page: pathlib.Path, block) -> str | None:
     return None
 
 
+# A command for several machines (torchrun's --nnodes above 1) waits until every machine has
+# joined: run as a script, one command after another, it would never end.
+SEVERAL_NODES = re.compile(r"--nnodes[ =](\d+)")
+
+
+def on_several_machines(block) -> bool:
+    """A shell block whose commands start a job on several machines: not run here, but by
+    tests/ch07/test_distributed.py, which starts each machine's command at once, on this
+    machine."""
+    nodes = SEVERAL_NODES.findall(block.code) if language(block) in SHELL else []
+    return any(int(n) > 1 for n in nodes)
+
+
 def blocks():
     for page in PAGES:
         programs = page_blocks(page, PYTHON) + page_blocks(page, SHELL)
         for number, block in enumerate(sorted(programs, key=lambda b: b.lineno), 1):
+            if on_several_machines(block):
+                continue
             marks = [eval(mark, {"pytest": pytest}) for mark in block.marks]
             marks.append(pytest.mark.slow)
             if group := group_of(page, block):
