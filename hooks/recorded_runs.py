@@ -15,14 +15,20 @@
    downloads/<chapter>/<name>.ipynb and .py, and each notebook page gets links to them.
    Links are relative, so they work when the site is served from a sub-path or opened from
    disk.
+
+3. When the book names its GitHub repository (`repo_url` in mkdocs.yml, from BOOK_REPO_URL),
+   each notebook page, and each chapter page whose example has a notebook, links to that
+   notebook opened in Google Colab from the repository. Without a repository, no such link.
 """
 
 import functools
 import json
+import logging
 import pathlib
 import posixpath
 import re
 import sys
+import urllib.parse
 
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
@@ -35,6 +41,7 @@ sys.path.insert(0, str(REPO))
 from examples.record import data_files  # noqa: E402
 
 NOTEBOOKS = REPO / "docs" / "notebooks"
+log = logging.getLogger(f"mkdocs.hooks.{__name__}")
 PLACEHOLDER = re.compile(
     r"\{\{\s*(?P<run>[\w/]+)\s+(?P<path>[\w.\-]+)(?::(?P<spec>[^}]*?))?\s*\}\}"
 )
@@ -116,12 +123,91 @@ def on_files(files, config):
     return files
 
 
-def on_page_content(html, page, config, files):
-    if not page.file.src_uri.endswith(".ipynb"):
-        return html
-    here = posixpath.dirname(page.file.dest_uri)
-    links = " · ".join(
-        f'<a href="{posixpath.relpath(target, here)}" download>{posixpath.basename(target)}</a>'
-        for target in downloads(page.file.src_uri)
+# Colab opens a notebook stored on GitHub at this address, for any public repository.
+COLAB = "https://colab.research.google.com/github/{repository}/blob/{branch}/{path}"
+# The branch Colab reads the notebooks from: main, because the Pages workflow publishes the
+# site only from main (its deploy job runs for a push to refs/heads/main), so the notebook a
+# published page shows is main's. The alternatives say less: the build's GITHUB_REF_NAME is
+# "<number>/merge" for a pull request, which is no branch, and MkDocs' default edit_uri for a
+# GitHub repo_url names "master".
+BRANCH = "main"
+GITHUB_REPOSITORY = re.compile(r"https://github\.com/(?P<repository>[\w.-]+/[\w.-]+?)(?:\.git)?/?")
+
+
+def github_repository(repo_url: str | None) -> str | None:
+    """'https://github.com/owner/name' -> 'owner/name'; None if repo_url is unset or is not
+    a GitHub repository (Colab opens notebooks from GitHub only)."""
+    match = GITHUB_REPOSITORY.fullmatch(repo_url or "")
+    return match["repository"] if match else None
+
+
+def colab_url(repo_url: str | None, path: str) -> str | None:
+    """Colab's address of the notebook at `path` in the repository, or None without one."""
+    repository = github_repository(repo_url)
+    if repository is None:
+        return None
+    return COLAB.format(repository=repository, branch=BRANCH, path=urllib.parse.quote(path))
+
+
+def uses_accelerator(example: pathlib.Path) -> bool:
+    """Whether the example moves its work to a GPU when there is one (its device is chosen
+    with torch.accelerator, or torch.cuda); two of them stay on the CPU on purpose."""
+    source = example.read_text(encoding="utf-8")
+    return "torch.accelerator.is_available()" in source or "torch.cuda.is_available()" in source
+
+
+def colab_paragraph(url: str, notebook_uri: str, lead: str, text: str) -> str:
+    """'<lead> <a href=url>text</a>, ...': the link to the notebook notebooks/<chapter>/<x>.ipynb
+    in Colab, and what a reader needs there (and, if its example uses one, a GPU)."""
+    chapter, name = pathlib.PurePosixPath(notebook_uri).parts[-2:]
+    example = REPO / "examples" / chapter / name.replace(".ipynb", ".py")
+    gpu = (
+        "; for a GPU, choose one under Runtime › Change runtime type"
+        if example.is_file() and uses_accelerator(example)
+        else ""
     )
-    return f'<p class="notebook-downloads">Download this notebook: {links}</p>\n{html}'
+    return (
+        f'<p class="notebook-colab">{lead} <a href="{url}">{text}</a>, Google\'s hosted '
+        f"notebooks (a Google account is needed{gpu}).</p>"
+    )
+
+
+def on_config(config):
+    if config.repo_url and github_repository(config.repo_url) is None:
+        log.info(f"no 'Open in Colab' links: repo_url {config.repo_url} is not on GitHub")
+    return config
+
+
+def docs_in_repository(config) -> str:
+    """docs_dir as a path in the repository, the folder that holds mkdocs.yml: 'docs'."""
+    root = pathlib.Path(config.config_file_path).resolve().parent
+    return pathlib.Path(config.docs_dir).resolve().relative_to(root).as_posix()
+
+
+def on_page_content(html, page, config, files):
+    src_uri = page.file.src_uri
+    if src_uri.endswith(".ipynb"):
+        here = posixpath.dirname(page.file.dest_uri)
+        links = " · ".join(
+            f'<a href="{posixpath.relpath(target, here)}" download>{posixpath.basename(target)}</a>'
+            for target in downloads(src_uri)
+        )
+        parts = [f'<p class="notebook-downloads">Download this notebook: {links}</p>', html]
+        url = colab_url(config.repo_url, posixpath.join(docs_in_repository(config), src_uri))
+        if url:  # after the downloads, apart: the browser tests fetch every download
+            parts.insert(
+                1, colab_paragraph(url, src_uri, "Run this notebook yourself:", "open it in Colab")
+            )
+        return "\n".join(parts)
+    # A chapter page, <chapter>/<example>.md, whose example has a recorded notebook: the same
+    # link, under the page's title.
+    notebook = posixpath.join("notebooks", src_uri.removesuffix(".md") + ".ipynb")
+    url = colab_url(config.repo_url, posixpath.join(docs_in_repository(config), notebook))
+    if url is None or files.get_file_from_path(notebook) is None:
+        return html
+    colab = colab_paragraph(
+        url, notebook, "Run this page's program yourself:", "open its notebook in Colab"
+    )
+    title_end = html.find("</h1>")
+    at = title_end + len("</h1>") if title_end >= 0 else 0
+    return f"{html[:at]}\n{colab}\n{html[at:]}"
