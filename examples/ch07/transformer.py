@@ -184,7 +184,7 @@ class GPT(nn.Module):
 # --8<-- [start:data]
 def read_text(name=TEXT_FILE):
     """The chapter's text, from beside this file or the current folder."""
-    places = [pathlib.Path.cwd(), pathlib.Path.cwd() / "examples" / "ch07"]
+    places = [pathlib.Path.cwd()]
     if "__file__" in globals():  # a notebook has no __file__
         places.insert(0, pathlib.Path(__file__).resolve().parent)
     for path in [place / name for place in places]:
