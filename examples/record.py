@@ -9,9 +9,10 @@ cell by cell with nbclient, errors not allowed, in a scratch folder whose
 if missing. The executed notebook, with its text and image outputs, is
 written to docs/notebooks/<chapter>/<name>.ipynb, with a first cell that
 states the run's facts and, in its metadata, those facts and the example's
-`results` dictionary. The figures the example saved are copied beside it.
-The book's pages take their numbers from there (hooks/recorded_runs.py).
-Nothing is written unless the run succeeds.
+`results` dictionary. The figures the example saved are copied beside it,
+each with a twin for dark mode (FIGURES below). The book's pages take their
+numbers from there (hooks/recorded_runs.py). Nothing is written unless the
+run succeeds.
 """
 
 import argparse
@@ -19,6 +20,7 @@ import base64
 import datetime
 import io
 import json
+import os
 import pathlib
 import platform
 import re
@@ -35,10 +37,103 @@ from nbclient.exceptions import CellExecutionError
 REPO = pathlib.Path(__file__).resolve().parents[1]
 RECORDED = REPO / "docs" / "notebooks"
 FACTS_TAG = "recorded-run-facts"
+# A notebook's first code cell, when its example has data files of its own
+# (data_files below) and the book's GitHub repository is known: it fetches
+# them from there if they are not beside the notebook (on Colab, say).
+FETCH_TAG = "fetch-data-files"
+# The repository: BOOK_REPO_URL, the variable that sets mkdocs.yml's
+# repo_url, "https://github.com/OWNER/REPO"; the branch the site is
+# published from (hooks/recorded_runs.py says why it is main).
+GITHUB_REPOSITORY = re.compile(
+    r"https://github\.com/(?P<repository>[\w.-]+/[\w.-]+?)(?:\.git)?/?"
+)
+BRANCH = "main"
 # Marks that serve the book's pages, not a notebook's reader: snippet section
 # lines and the `# (1)!` code-annotation markers.
 SNIPPET_LINE = re.compile(r"^\s*# --8<-- \[(start|end):[\w-]+\]\s*$")
 ANNOTATION = re.compile(r"\s*# \(\d+\)!")
+
+# Run in the example's kernel before its first cell: every figure in a palette
+# that colour-blind readers tell apart (Okabe and Ito's, the colours that
+# keep 3:1 contrast with the page chosen for each scheme), and a twin of each
+# saved figure for the book's dark mode. An example draws its figures in
+# functions named plot_*, which save them (savefig) from data they are given.
+# Each such function is wrapped as the cell defines it: the call
+# draws and saves the figure as the example wrote it, in the light style,
+# which the notebook shows; then the same function is called again with the
+# same arguments in the dark style (Material's dark background and text, the
+# palette's lighter colours), saving NAME-dark.png beside NAME.png, and that
+# figure is closed unseen. The random number generators are restored after
+# the second call, so that it changes nothing the run goes on to compute.
+# Images keep their colour maps in both styles: their colours are data.
+FIGURES = """
+import ast as _ast, functools as _functools, io as _io, pathlib as _pathlib
+import random as _random
+from contextlib import redirect_stdout as _redirect_stdout
+import matplotlib.pyplot as _plt, numpy as _np, torch as _torch
+from matplotlib.figure import Figure as _Figure
+
+_LIGHT = {"axes.prop_cycle": _plt.cycler(color=[
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"])}
+_BACKGROUND, _TEXT, _LINES = "#1e2129", "#d5d8e2", "#8a90a0"
+_DARK = {
+    "axes.prop_cycle": _plt.cycler(color=[
+        "#56B4E9", "#D55E00", "#009E73", "#CC79A7", "#F0E442", "#E69F00"]),
+    "figure.facecolor": _BACKGROUND, "axes.facecolor": _BACKGROUND,
+    "savefig.facecolor": _BACKGROUND, "savefig.edgecolor": _BACKGROUND,
+    "text.color": _TEXT, "axes.labelcolor": _TEXT, "axes.titlecolor": _TEXT,
+    "xtick.color": _TEXT, "ytick.color": _TEXT, "axes.edgecolor": _LINES,
+    "grid.color": _LINES, "legend.facecolor": _BACKGROUND,
+    "legend.edgecolor": _LINES, "legend.labelcolor": _TEXT,
+}
+_plt.style.use(_LIGHT)
+
+
+def _with_dark_twin(plot):
+    @_functools.wraps(plot)
+    def plot_both(*args, **kwargs):
+        value = plot(*args, **kwargs)
+        states = (_random.getstate(), _np.random.get_state(),
+                  _torch.get_rng_state())
+        save, show = _Figure.savefig, _plt.show
+        open_before = set(_plt.get_fignums())
+
+        def save_dark(figure, name, *a, **k):
+            name = _pathlib.Path(name)
+            save(figure, name.with_stem(name.stem + "-dark"), *a, **k)
+
+        _Figure.savefig, _plt.show = save_dark, lambda *a, **k: None
+        try:  # drawn again, its printed output (if any) not shown twice
+            with _plt.style.context(_DARK), _redirect_stdout(_io.StringIO()):
+                plot(*args, **kwargs)
+        finally:
+            _Figure.savefig, _plt.show = save, show
+            for number in set(_plt.get_fignums()) - open_before:
+                _plt.close(number)
+            _random.setstate(states[0])
+            _np.random.set_state(states[1])
+            _torch.set_rng_state(states[2])
+        return value
+
+    return plot_both
+
+
+# After each top-level `def plot_x` of a cell: plot_x = _with_dark_twin(plot_x)
+# follows, so that the statements after it in the cell call the wrapper.
+class _TwinEveryPlot(_ast.NodeTransformer):
+    def visit_Module(self, module):
+        body = []
+        for node in module.body:
+            body.append(node)
+            name = getattr(node, "name", "")
+            if isinstance(node, _ast.FunctionDef) and name.startswith("plot_"):
+                body += _ast.parse(f"{name} = _with_dark_twin({name})").body
+        module.body = body
+        return _ast.fix_missing_locations(module)
+
+
+get_ipython().ast_transformers.append(_TwinEveryPlot())
+"""
 
 # Run in the example's kernel after its last cell: what the run used and what
 # it measured.
@@ -91,11 +186,12 @@ def notebook_of(example: pathlib.Path):
 
 
 def source_cells(notebook) -> list[tuple[str, str]]:
-    """The cells that come from the example's source: all but the facts."""
+    """The cells that come from the example's source: all but the facts and
+    the cell that fetches the data files."""
     return [
         (cell.cell_type, cell.source)
         for cell in notebook.cells
-        if FACTS_TAG not in cell.get("metadata", {}).get("tags", [])
+        if not {FACTS_TAG, FETCH_TAG} & set(cell.metadata.get("tags", []))
     ]
 
 
@@ -113,13 +209,57 @@ def data_files(example: pathlib.Path) -> list[pathlib.Path]:
     )
 
 
-def execute(example: pathlib.Path, workdir: pathlib.Path):
+def fetch_cell(example: pathlib.Path, repo_url: str | None):
+    """A cell that fetches the example's data files from the book's
+    repository on GitHub (repo_url) into the notebook's folder, each only if
+    it is not there; None if the example has none or repo_url names no
+    GitHub repository."""
+    match = GITHUB_REPOSITORY.fullmatch(repo_url or "")
+    files = data_files(example)
+    if match is None or not files:
+        return None
+    folder = (
+        f"https://raw.githubusercontent.com/{match['repository']}/{BRANCH}/"
+        f"examples/{example.parent.name}/"
+    )
+    lines = [
+        "# This notebook's data, fetched from the book's repository when it",
+        "# is not beside the notebook (on Colab, say).",
+        "import os",
+        "import urllib.request",
+    ]
+    for path in files:
+        name = json.dumps(path.name)
+        lines += [
+            "",
+            f"if not os.path.exists({name}):",
+            "    urllib.request.urlretrieve(",
+            f'        "{folder}{path.name}",',
+            f"        {name},",
+            "    )",
+        ]
+    return nbformat.v4.new_code_cell(
+        "\n".join(lines), metadata={"tags": [FETCH_TAG]}
+    )
+
+
+def execute(
+    example: pathlib.Path, workdir: pathlib.Path, repo_url: str | None = None
+):
     """Execute the example as a notebook in workdir; return the notebook and
-    the run's facts."""
+    the run's facts. With repo_url, the book's GitHub repository, a notebook
+    whose example has data files fetches them from there when they are
+    missing (fetch_cell)."""
     # A notebook has no __file__: it finds its data files in its folder.
     for path in data_files(example):
         shutil.copy(path, workdir / path.name)
     notebook = notebook_of(example)
+    fetch = fetch_cell(example, repo_url)
+    if fetch is not None:  # run too, before the first code cell: no download
+        first = next(
+            i for i, c in enumerate(notebook.cells) if c.cell_type == "code"
+        )
+        notebook.cells.insert(first, fetch)
     notebook.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
@@ -133,6 +273,14 @@ def execute(example: pathlib.Path, workdir: pathlib.Path):
         resources={"metadata": {"path": str(workdir)}},
     )
     with client.setup_kernel():
+        # Run as a cell of its own, then taken out: nbclient stores each cell
+        # it executes at its index in the notebook.
+        setup = nbformat.v4.new_code_cell(FIGURES)
+        notebook.cells.append(setup)
+        client.execute_cell(setup, len(notebook.cells) - 1)
+        notebook.cells.pop()
+        if setup.outputs:  # nothing should print: an error in the setup
+            sys.exit(f"the figures' setup failed: {setup.outputs}")
         start = time.perf_counter()
         for index, cell in enumerate(notebook.cells):
             client.execute_cell(cell, index)
@@ -221,7 +369,9 @@ def record(example: pathlib.Path, data_root: pathlib.Path) -> None:
             data_root.resolve(), target_is_directory=True
         )
         try:
-            notebook, facts = execute(example, workdir)
+            notebook, facts = execute(
+                example, workdir, os.environ.get("BOOK_REPO_URL")
+            )
         except CellExecutionError as error:
             name = example.relative_to(REPO)
             sys.exit(f"{name} failed; nothing was recorded.\n{error}")

@@ -19,11 +19,15 @@
 3. When the book names its GitHub repository (`repo_url` in mkdocs.yml, from BOOK_REPO_URL),
    each notebook page, and each chapter page whose example has a notebook, links to that
    notebook opened in Google Colab from the repository. Without a repository, no such link.
+
+4. The Pages workflow zips the book built for reading from disk and names the zip in
+   BOOK_OFFLINE_ZIP: the hosted build then publishes it and the front page links to it.
 """
 
 import functools
 import json
 import logging
+import os
 import pathlib
 import posixpath
 import re
@@ -91,8 +95,37 @@ def on_pre_build(config):
     recorded_run.cache_clear()  # `mkdocs serve` rebuilds in one process: re-read new recordings
 
 
+# The book for reading from disk, which the Pages workflow builds and zips first: the hosted
+# build publishes the zip that BOOK_OFFLINE_ZIP names here, and the front page links to it
+# where it holds OFFLINE_MARK. Without BOOK_OFFLINE_ZIP (a local build), no zip and no link.
+OFFLINE_ZIP = "downloads/neural-networks-using-pytorch-offline.zip"
+OFFLINE_MARK = "<!-- the offline book -->"
+
+
+def offline_zip() -> pathlib.Path | None:
+    path = os.environ.get("BOOK_OFFLINE_ZIP")
+    if path and not pathlib.Path(path).is_file():
+        raise PluginError(f"BOOK_OFFLINE_ZIP={path}: no such file")
+    return pathlib.Path(path) if path else None
+
+
+def offline_link(markdown: str) -> str:
+    """The front page's link to the offline book, or nothing where there is none."""
+    path = offline_zip()
+    link = (
+        f"**[Download the whole book]({OFFLINE_ZIP})** "
+        f"({path.stat().st_size / 1e6:.1f} MB) to read it without a network: unzip it and "
+        "open `index.html` in the folder it makes. Search works there too."
+        if path
+        else ""
+    )
+    return markdown.replace(OFFLINE_MARK, link)
+
+
 def on_page_markdown(markdown, page, config, files):
     try:
+        if page.file.src_uri == "index.md":
+            markdown = offline_link(markdown)
         return fill(markdown)
     except PluginError as error:
         raise PluginError(f"{page.file.src_uri}: {error}") from None
@@ -120,6 +153,8 @@ def on_files(files, config):
             # Given as content, not as a path: a path under notebooks/ would make
             # mkdocs-jupyter take the download for one more notebook page.
             files.append(File.generated(config, target, content=source.read_bytes()))
+    if offline_zip():
+        files.append(File.generated(config, OFFLINE_ZIP, abs_src_path=str(offline_zip())))
     return files
 
 

@@ -138,8 +138,9 @@ def built_site(tmp_path_factory):
     return shared / "site"
 
 
-def build_site(site: pathlib.Path) -> pathlib.Path:
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+def build_site(site: pathlib.Path, settings: dict | None = None) -> pathlib.Path:
+    """`mkdocs build --strict` into `site`, with environment `settings` (mkdocs.yml's !ENV)."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", **(settings or {})}
     command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, describe(result)

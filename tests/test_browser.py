@@ -14,6 +14,7 @@ import re
 import pytest
 
 from tests.browser import CHROMIUM, launch, load_everything, record_sizes, served, weight
+from tests.conftest import build_site
 from tests.helpers import PYTHON, REPO, page_blocks
 
 pytestmark = pytest.mark.slow
@@ -98,48 +99,93 @@ def visit(browser, url, color_scheme="light", lazy=False):
     return context, page, seen
 
 
+# The print page's own parts in dark: its table of contents and the theme around it. Each
+# chapter section in it is a chapter page's HTML under the same style sheet (print-site's own
+# CSS sets no colour of text), checked in dark on that page.
+PRINT_PAGE_OWN_PARTS = {"exclude": [["section.print-page[id]"]]}
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_page_loads_offline_without_errors_passes_axe_and_keeps_its_weight(browser, site_url, name):
-    """The page, cold, in light and dark: no console error, no request leaving 127.0.0.1,
-    every formula drawn as MathML, no WCAG 2.1 A/AA violation that axe finds (the colour
-    rules again in dark), and, in light, within its weight budget (tests/browser.py: 450 KB
-    for a text page, 1 MB for a notebook page, as benchmarks/page_weight.py measures). The
-    print page is the whole chapter on one page, over the text budget by its nature; the
-    benchmark reports its size and the front page states it."""
+    """The page, cold in light, then switched to dark with its toggle as a reader switches
+    it: no console error, no request leaving 127.0.0.1, every formula drawn as MathML, no
+    WCAG 2.1 A/AA violation that axe finds (the colour rules again in dark), each scheme
+    showing its own figures and none drawn on white in dark (tests/test_figures.py checks
+    the pairs; a notebook page shows its notebook's figures, which stay light as the notebook
+    keeps them), and, in light, within its weight budget (tests/browser.py: 450 KB for a
+    text page, 1 MB for a notebook page, as benchmarks/page_weight.py measures). The print
+    page is the whole chapter on one page, over the text budget by its nature; the benchmark
+    reports its size and the front page states it."""
     failures = []
     axe = Axe()
+    context, page, seen = visit(browser, f"{site_url}/{name}", "light", lazy=True)
+    if name != "print_page.html":
+        size, _ = weight(dict(seen["sizes"]), f"{site_url}/", name)
+        if not size["within_budget"]:
+            failures.append(
+                f"{size['bytes'] / 1024:.0f} KB ({size['kind']}), largest {size['largest']}"
+            )
+    # Every formula is KaTeX's MathML (typeset at build time), drawn by the browser.
+    math = page.locator(".arithmatex").count()
+    drawn = page.eval_on_selector_all(
+        ".arithmatex > .katex > math",
+        "all => all.filter(m => m.getBoundingClientRect().width > 0).length",
+    )
+    if drawn < math:
+        failures.append(f"{math} formulas, only {drawn} drawn as MathML")
+    # Open the collapsed blocks (??? note), so that axe checks what they hide too. (The
+    # print page's are the chapter pages' own, checked open there.)
+    if name != "print_page.html":
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
     for scheme, rules in (("light", WCAG_21_AA), ("dark", COLOUR_RULES)):
-        context, page, seen = visit(browser, f"{site_url}/{name}", scheme, lazy=scheme == "light")
-        leaving = [
-            u for u in seen["requests"] if not u.startswith((site_url, "data:", "blob:", "about:"))
-        ]
-        if seen["errors"]:
-            failures.append(f"{scheme}: console errors {seen['errors']}")
-        if leaving:
-            failures.append(f"{scheme}: requests leaving 127.0.0.1: {leaving}")
-        if scheme == "light" and name != "print_page.html":
-            size, _ = weight(dict(seen["sizes"]), f"{site_url}/", name)
-            if not size["within_budget"]:
-                failures.append(
-                    f"{size['bytes'] / 1024:.0f} KB ({size['kind']}), largest {size['largest']}"
-                )
-        # Every formula is KaTeX's MathML (typeset at build time), drawn by the browser.
-        math = page.locator(".arithmatex").count()
-        drawn = page.eval_on_selector_all(
-            ".arithmatex > .katex > math",
-            "all => all.filter(m => m.getBoundingClientRect().width > 0).length",
-        )
-        if drawn < math:
-            failures.append(f"{math} formulas, only {drawn} drawn as MathML")
-        # Open the collapsed blocks (??? note), so that axe checks what they hide too. (The
-        # print page's are the chapter pages' own, checked open there.)
-        if name != "print_page.html":
-            page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
-        for v in axe.run(page, options=rules).response["violations"]:
+        if scheme == "dark":
+            page.locator("label[title='Switch to dark mode']").first.click()
+            page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'")
+        if not name.startswith("notebooks/"):  # each scheme shows its own figures
+            for figure in figures_shown(page):
+                white = figure["corner"][:3] == [255, 255, 255]
+                if scheme == "dark" and (white or "#only-light" in figure["src"]):
+                    failures.append(f"dark: a light figure is shown: {figure}")
+                if scheme == "light" and "#only-dark" in figure["src"]:
+                    failures.append(f"light: a dark figure is shown: {figure}")
+        where = PRINT_PAGE_OWN_PARTS if scheme == "dark" and name == "print_page.html" else None
+        for v in axe.run(page, context=where, options=rules).response["violations"]:
             targets = [n["target"] for n in v["nodes"]][:3]
             failures.append(f"{scheme}: axe {v['id']} ({v['impact']}) x{len(v['nodes'])} {targets}")
-        context.close()
+    leaving = [
+        u for u in seen["requests"] if not u.startswith((site_url, "data:", "blob:", "about:"))
+    ]
+    if seen["errors"]:
+        failures.append(f"console errors {seen['errors']}")
+    if leaving:
+        failures.append(f"requests leaving 127.0.0.1: {leaving}")
+    context.close()
     assert not failures, "\n".join(failures)
+
+
+# The figures a page shows (not those its colour scheme hides), each loaded now if it waits to
+# be scrolled to (loading=lazy), and the colour of its top-left pixel: its background.
+FIGURES_SHOWN = """async () => {
+    const shown = [...document.querySelectorAll("article img")]
+        .filter(image => image.getClientRects().length > 0);
+    const figures = [];
+    for (const image of shown) {
+        image.loading = "eager";
+        await image.decode();
+        const canvas = document.createElement("canvas");
+        canvas.width = image.naturalWidth;
+        canvas.height = image.naturalHeight;
+        const context = canvas.getContext("2d");
+        context.drawImage(image, 0, 0);
+        figures.push({src: image.getAttribute("src"),
+                      corner: [...context.getImageData(0, 0, 1, 1).data]});
+    }
+    return figures;
+}"""
+
+
+def figures_shown(page):
+    return page.evaluate(FIGURES_SHOWN)
 
 
 def unique_words(built_site):
@@ -162,14 +208,13 @@ def unique_words(built_site):
     return chosen
 
 
-def test_search_finds_each_page_by_a_word_only_it_has(browser, site_url, built_site):
-    chosen = unique_words(built_site)
-    text_pages = [
-        p for p in pages_of(built_site) if p.startswith("ch07/") and not p.startswith("print")
-    ]
+def searched(page, site):
+    """Search, on the open page, for a word that only one chapter page has, for each
+    chapter page of the site; what went wrong."""
+    chosen = unique_words(site)
+    text_pages = [p for p in pages_of(site) if p.startswith("ch07/") and not p.startswith("print")]
     missing = [p for p in text_pages if p not in chosen]
     assert not missing, f"no word of their own to search for: {missing}"
-    context, page, _ = visit(browser, f"{site_url}/index.html")
     failures = []
     for location in text_pages:
         word = chosen[location]
@@ -183,6 +228,42 @@ def test_search_finds_each_page_by_a_word_only_it_has(browser, site_url, built_s
         if not href.split("#")[0].split("?")[0].endswith(location):
             failures.append(f"searching {word!r}: first result {href}, not {location}")
         page.keyboard.press("Escape")
+    return failures
+
+
+def test_search_finds_each_page_by_a_word_only_it_has(browser, site_url, built_site):
+    context, page, _ = visit(browser, f"{site_url}/index.html")
+    failures = searched(page, built_site)
+    context.close()
+    assert not failures, "\n".join(failures)
+
+
+@pytest.fixture(scope="module")
+def offline_site(tmp_path_factory):
+    """The book built for reading from disk: Material's offline plugin switched on."""
+    return build_site(tmp_path_factory.mktemp("offline") / "site", {"BOOK_OFFLINE": "true"})
+
+
+def test_the_offline_book_reads_from_disk_search_included(browser, offline_site):
+    """Opened from file://, as a reader opens the unzipped download: every page and notebook
+    page renders (its text, its formulas as MathML) without a console error or a request to
+    anywhere, and search finds each chapter page by a word only it has."""
+    failures = []
+    for name in PAGES:
+        url = (offline_site / name).as_uri()
+        context, page, seen = visit(browser, url)
+        leaving = [u for u in seen["requests"] if not u.startswith(("file:", "data:", "blob:"))]
+        if seen["errors"] or leaving:
+            failures.append(f"{name}: console errors {seen['errors']}, requests {leaving}")
+        if not page.locator("article").inner_text().strip():
+            failures.append(f"{name}: nothing rendered")
+        math = page.locator(".arithmatex").count()
+        drawn = page.locator(".arithmatex > .katex > math").count()
+        if drawn < math:
+            failures.append(f"{name}: {math} formulas, {drawn} drawn as MathML")
+        context.close()
+    context, page, _ = visit(browser, (offline_site / "index.html").as_uri())
+    failures += searched(page, offline_site)
     context.close()
     assert not failures, "\n".join(failures)
 

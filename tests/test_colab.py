@@ -177,3 +177,41 @@ def test_a_recorded_notebook_names_no_path_that_only_a_checkout_has(path):
     found = [f"{where}: {text!r}" for where, text in strings if checkout_path(text)]
     assert not found, f"{path.relative_to(REPO)} needs a checkout of the book: {found}"
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"  # Colab's Python kernel
+
+
+def test_a_notebook_with_data_files_fetches_them_from_the_repository_only_when_missing(
+    tmp_path, monkeypatch
+):
+    """The recorder's first code cell for the Transformer (examples/record.py: fetch_cell),
+    run as Colab runs it, in a folder without the text; the download is the repository's
+    own file, served from the checkout (the tests download nothing)."""
+    import shutil
+    import urllib.request
+
+    from examples import record
+
+    example = REPO / "examples" / "ch07" / "transformer.py"
+    cell = record.fetch_cell(example, FAKE_REPOSITORY)
+    assert record.fetch_cell(example, None) is None  # no repository: the file must be there
+    assert record.fetch_cell(REPO / "examples" / "ch07" / "cnn.py", FAKE_REPOSITORY) is None
+    raw = f"https://raw.githubusercontent.com/example/book/{recorded_runs.BRANCH}/"
+    fetched = []
+
+    def urlretrieve(url, filename):
+        fetched.append(url)
+        shutil.copy(REPO / url.removeprefix(raw), filename)
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", urlretrieve)
+    monkeypatch.chdir(tmp_path)
+    exec(cell.source, {})
+    assert fetched == [f"{raw}examples/ch07/transformer_text.txt"]
+    assert (tmp_path / "transformer_text.txt").read_bytes() == (
+        REPO / "examples" / "ch07" / "transformer_text.txt"
+    ).read_bytes()
+    exec(cell.source, {})  # there now: not fetched again
+    assert len(fetched) == 1
+    # The recorded notebook keeps it apart from the example's cells (the drift test).
+    notebook = record.notebook_of(example)
+    with_cell = record.notebook_of(example)
+    with_cell.cells.insert(1, cell)
+    assert record.source_cells(with_cell) == record.source_cells(notebook)

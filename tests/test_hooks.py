@@ -199,3 +199,21 @@ def test_nbconvert_compiles_each_template_once_and_renders_the_same_page(monkeyp
         if exporter_number == 0:
             first = len(compiled)
     assert first > 5 and len(compiled) == first  # the second one compiled nothing
+
+
+def test_the_front_page_links_the_offline_book_only_when_the_build_has_it(tmp_path, monkeypatch):
+    from hooks import recorded_runs
+
+    front = (recorded_runs.REPO / "docs" / "index.md").read_text()
+    assert front.count(recorded_runs.OFFLINE_MARK) == 1
+    monkeypatch.delenv("BOOK_OFFLINE_ZIP", raising=False)
+    assert recorded_runs.OFFLINE_MARK not in recorded_runs.offline_link(front)
+    assert recorded_runs.OFFLINE_ZIP not in recorded_runs.offline_link(front)
+    book = tmp_path / "book.zip"
+    book.write_bytes(b"x" * 3_200_000)
+    monkeypatch.setenv("BOOK_OFFLINE_ZIP", str(book))
+    linked = recorded_runs.offline_link(front)
+    assert f"]({recorded_runs.OFFLINE_ZIP})" in linked and "(3.2 MB)" in linked
+    monkeypatch.setenv("BOOK_OFFLINE_ZIP", str(tmp_path / "missing.zip"))
+    with pytest.raises(PluginError, match="missing.zip"):
+        recorded_runs.offline_link(front)

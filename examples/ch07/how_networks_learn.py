@@ -326,14 +326,15 @@ def plot_losses(losses, window=50):
     ax.plot(
         steps,
         values,
-        color="#9ecae1",
+        color="C0",
+        alpha=0.35,  # pale: the noisy curve behind the mean
         linewidth=0.8,
         label="loss of each mini-batch",
     )
     ax.plot(
         steps[window - 1 :],
         smooth,
-        color="#08519c",
+        color="C0",
         label=f"mean of the last {window}",
     )
     ax.set_xlabel("step (one mini-batch of 64 images)")

@@ -262,7 +262,10 @@ def plot_predictions(
         guess, truth = predicted[i].item(), labels[i].item()
         wrong = guess != truth
         title = f"{guess} (not {truth})" if wrong else f"{guess}"
-        ax.set_title(title, fontsize=10, color="red" if wrong else "black")
+        # A mistake in the style's second colour (red in the book's), the
+        # rest in the style's colour for text.
+        colour = "C1" if wrong else plt.rcParams["text.color"]
+        ax.set_title(title, fontsize=10, color=colour)
         ax.axis("off")
     fig.suptitle("The first 40 test images: predicted digit, mistakes in red")
     fig.tight_layout()

@@ -258,9 +258,9 @@ def shapes_of_layers(images):
 # %%
 # --8<-- [start:activations]
 ACTIVATIONS = {
-    "ReLU": (nn.ReLU, "#d62728"),  # the class, and a colour
-    "Sigmoid": (nn.Sigmoid, "#1f77b4"),
-    "Tanh": (nn.Tanh, "#2ca02c"),
+    "ReLU": (nn.ReLU, "C1"),  # the class, and a colour of the style in use
+    "Sigmoid": (nn.Sigmoid, "C0"),
+    "Tanh": (nn.Tanh, "C2"),
 }
 
 
@@ -282,7 +282,7 @@ def plot_activations():
             linestyle="--",
             label="its derivative",
         )
-        ax.axhline(0, color="black", linewidth=0.5)
+        ax.axhline(0, color="0.5", linewidth=0.5)  # grey: light or dark page
         ax.set_title(name)
         ax.set_xlabel("x")
         ax.set_ylim(-1.2, 2.2)

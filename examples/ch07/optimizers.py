@@ -359,12 +359,9 @@ if __name__ == "__main__":
 # --8<-- [start:plots]
 import matplotlib.pyplot as plt
 
-COLOURS = {
-    "sgd": "tab:blue",
-    "momentum": "tab:orange",
-    "adam": "tab:green",
-    "rmsprop": "tab:red",
-}
+# The first colours of the style in use ("C0", "C1", ...), not fixed ones: a
+# style can then choose colours that suit its background.
+COLOURS = {"sgd": "C0", "momentum": "C1", "adam": "C2", "rmsprop": "C3"}
 
 
 def plot_sweep(sweep, runs, sweep_epochs, filename="optimizers_lr.png"):

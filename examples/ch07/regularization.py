@@ -352,12 +352,15 @@ if __name__ == "__main__":
 # --8<-- [start:plots]
 import matplotlib.pyplot as plt
 
+# Grey for the baseline, then the first colours of the style in use: a style
+# can choose colours that suit its background ("0.45" is a grey that shows on
+# white and on a dark page alike).
 COLOURS = {
-    "baseline": "black",
-    "weight_decay": "tab:blue",
-    "dropout": "tab:orange",
-    "batch_norm": "tab:green",
-    "all": "tab:purple",
+    "baseline": "0.45",
+    "weight_decay": "C0",
+    "dropout": "C1",
+    "batch_norm": "C2",
+    "all": "C3",
 }
 
 

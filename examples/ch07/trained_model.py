@@ -683,7 +683,7 @@ def plot_checklist(results, filename="trained_model_checklist.png"):
     for row in results["sweep"]["rows"]:
         if "diverged" in row:
             sweep_ax.axvline(
-                row["lr"], color="red", linestyle=":", label="loss became NaN"
+                row["lr"], color="C1", linestyle=":", label="loss became NaN"
             )
     sweep_ax.set(
         xlabel="learning rate (SGD, momentum 0.9)",

@@ -355,13 +355,13 @@ def plot_losses(history, unigram_loss):
     ax.plot(
         steps,
         [row["train_loss"] for row in history],
-        color="tab:blue",
+        color="C0",
         label="training text",
     )
     ax.plot(
         steps,
         [row["validation_loss"] for row in history],
-        color="tab:orange",
+        color="C1",
         label="validation text (last 10 %)",
     )
     ax.axhline(
