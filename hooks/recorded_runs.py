@@ -21,7 +21,9 @@
    notebook opened in Google Colab from the repository. Without a repository, no such link.
 
 4. The Pages workflow zips the book built for reading from disk and names the zip in
-   BOOK_OFFLINE_ZIP: the hosted build then publishes it and the front page links to it.
+   BOOK_OFFLINE_ZIP: the hosted build then publishes it and the front page links to it. That
+   build (BOOK_OFFLINE=true) loads iframe-worker's shim, which search needs from file://,
+   from the copy in docs/assets/javascripts/ instead of a CDN.
 """
 
 import functools
@@ -100,6 +102,11 @@ def on_pre_build(config):
 # where it holds OFFLINE_MARK. Without BOOK_OFFLINE_ZIP (a local build), no zip and no link.
 OFFLINE_ZIP = "downloads/neural-networks-using-pytorch-offline.zip"
 OFFLINE_MARK = "<!-- the offline book -->"
+
+
+# Search from file:// runs its worker through iframe-worker's shim, which Material's offline
+# plugin loads from a CDN (unpkg): the offline book loads the copy kept in docs/ instead.
+SHIM = "assets/javascripts/iframe-worker-shim.js"
 
 
 def offline_zip() -> pathlib.Path | None:
@@ -210,6 +217,8 @@ def colab_paragraph(url: str, notebook_uri: str, lead: str, text: str) -> str:
 def on_config(config):
     if config.repo_url and github_repository(config.repo_url) is None:
         log.info(f"no 'Open in Colab' links: repo_url {config.repo_url} is not on GitHub")
+    polyfills = config.extra.get("polyfills", [])  # the offline plugin's, run before this
+    config.extra["polyfills"] = [SHIM if "iframe-worker" in url else url for url in polyfills]
     return config
 
 
