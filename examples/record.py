@@ -65,7 +65,10 @@ ANNOTATION = re.compile(r"\s*# \(\d+\)!")
 # palette's lighter colours), saving NAME-dark.png beside NAME.png, and that
 # figure is closed unseen. The random number generators are restored after
 # the second call, so that it changes nothing the run goes on to compute.
-# Images keep their colour maps in both styles: their colours are data.
+# Images keep their colour maps in both styles: their colours are data. The
+# names of the saved figures, in order, go into the run's facts ("figures"):
+# the notebook shows the same figures in the same order, and its page shows
+# each one's dark twin in dark mode (hooks/recorded_runs.py).
 FIGURES = """
 import ast as _ast, functools as _functools, io as _io, pathlib as _pathlib
 import random as _random
@@ -89,13 +92,25 @@ _DARK = {
 _plt.style.use(_LIGHT)
 
 
+_SAVED = []  # the figures' files, in the order they were saved
+
+
 def _with_dark_twin(plot):
     @_functools.wraps(plot)
     def plot_both(*args, **kwargs):
-        value = plot(*args, **kwargs)
+        save, show = _Figure.savefig, _plt.show
+
+        def save_light(figure, name, *a, **k):  # noted, in the run's order
+            _SAVED.append(_pathlib.Path(name).name)
+            save(figure, name, *a, **k)
+
+        _Figure.savefig = save_light
+        try:
+            value = plot(*args, **kwargs)
+        finally:
+            _Figure.savefig = save
         states = (_random.getstate(), _np.random.get_state(),
                   _torch.get_rng_state())
-        save, show = _Figure.savefig, _plt.show
         open_before = set(_plt.get_fignums())
 
         def save_dark(figure, name, *a, **k):
@@ -147,6 +162,7 @@ print(_json.dumps({
     "threads": _torch.get_num_threads(),
     "cpus": _os.cpu_count(),
     "results": globals().get("results"),
+    "figures": globals().get("_SAVED", []),
 }, default=float))
 """
 
@@ -375,6 +391,20 @@ def record(example: pathlib.Path, data_root: pathlib.Path) -> None:
         except CellExecutionError as error:
             name = example.relative_to(REPO)
             sys.exit(f"{name} failed; nothing was recorded.\n{error}")
+        shown = [
+            output
+            for cell in notebook.cells
+            for output in cell.get("outputs", [])
+            if "image/png" in output.get("data", {})
+        ]
+        if len(shown) != len(
+            facts["figures"]
+        ):  # hooks/recorded_runs.py pairs them
+            sys.exit(
+                f"{example.relative_to(REPO)} showed {len(shown)} figures and "
+                f"saved {facts['figures']}: each plot_* function should save "
+                f"the one figure it shows"
+            )
         facts["date"] = datetime.date.today().isoformat()
         facts["processor"] = cpu_model()  # the kernel ran on this machine
         notebook.cells.insert(1, facts_cell(facts))

@@ -228,9 +228,35 @@ def docs_in_repository(config) -> str:
     return pathlib.Path(config.docs_dir).resolve().relative_to(root).as_posix()
 
 
+# A figure the notebook shows, as mkdocs-jupyter renders it: the PNG inline.
+OUTPUT_FIGURE = re.compile(r'<img (?P<before>[^>]*?)src="(?P<src>data:image/png;base64,[^"]*)"')
+
+
+def with_dark_twins(html: str, figures: list[str]) -> str:
+    """Each figure the notebook shows (the recorder saved them as `figures`, in the same
+    order) for the light scheme only, followed by its dark twin, NAME-dark.png beside the
+    notebook, for the dark scheme, loaded only when shown: as the chapter pages show them."""
+    found = OUTPUT_FIGURE.findall(html)
+    if len(found) != len(figures):
+        raise PluginError(f"{len(found)} figures shown, {len(figures)} recorded: re-record")
+    names = iter(figures)
+
+    def pair(match):
+        dark = pathlib.PurePosixPath(next(names))
+        dark = dark.with_stem(dark.stem + "-dark").name
+        return (
+            f'<img {match["before"]}src="{dark}#only-dark" loading="lazy">'
+            f'<img {match["before"]}src="{match["src"]}#only-light"'
+        )
+
+    return OUTPUT_FIGURE.sub(pair, html)
+
+
 def on_page_content(html, page, config, files):
     src_uri = page.file.src_uri
     if src_uri.endswith(".ipynb"):
+        run = src_uri.removeprefix("notebooks/").removesuffix(".ipynb")
+        html = with_dark_twins(html, recorded_run(run).get("figures", []))
         here = posixpath.dirname(page.file.dest_uri)
         links = " · ".join(
             f'<a href="{posixpath.relpath(target, here)}" download>{posixpath.basename(target)}</a>'

@@ -59,9 +59,14 @@ def record_sizes(context) -> dict[str, int]:
 
 
 def load_everything(page) -> None:
-    """Scroll to the end of the page and wait, so that anything loaded lazily is fetched."""
+    """Scroll to the end of the page and wait until every image it shows has loaded: what a
+    page loads lazily is its images (loading=lazy). The site-wide search files, which the
+    page fetches in the background, are counted apart (weight) and need no wait. (Waiting
+    for the network to be idle instead costs half a second of silence on every page.)"""
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_function(
+        "[...document.images].filter(i => i.getClientRects().length).every(i => i.complete)"
+    )
 
 
 def weight(sizes: dict[str, int], base: str, name: str) -> tuple[dict, dict]:

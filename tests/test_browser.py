@@ -111,8 +111,8 @@ def test_page_loads_offline_without_errors_passes_axe_and_keeps_its_weight(brows
     it: no console error, no request leaving 127.0.0.1, every formula drawn as MathML, no
     WCAG 2.1 A/AA violation that axe finds (the colour rules again in dark), each scheme
     showing its own figures and none drawn on white in dark (tests/test_figures.py checks
-    the pairs; a notebook page shows its notebook's figures, which stay light as the notebook
-    keeps them), and, in light, within its weight budget (tests/browser.py: 450 KB for a
+    the pairs; a notebook page shows its notebook's figures with their dark twins), and, in
+    light, within its weight budget (tests/browser.py: 450 KB for a
     text page, 1 MB for a notebook page, as benchmarks/page_weight.py measures). The print
     page is the whole chapter on one page, over the text budget by its nature; the benchmark
     reports its size and the front page states it."""
@@ -141,13 +141,12 @@ def test_page_loads_offline_without_errors_passes_axe_and_keeps_its_weight(brows
         if scheme == "dark":
             page.locator("label[title='Switch to dark mode']").first.click()
             page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'")
-        if not name.startswith("notebooks/"):  # each scheme shows its own figures
-            for figure in figures_shown(page):
-                white = figure["corner"][:3] == [255, 255, 255]
-                if scheme == "dark" and (white or "#only-light" in figure["src"]):
-                    failures.append(f"dark: a light figure is shown: {figure}")
-                if scheme == "light" and "#only-dark" in figure["src"]:
-                    failures.append(f"light: a dark figure is shown: {figure}")
+        for figure in figures_shown(page):  # each scheme shows its own figures
+            white = figure["corner"][:3] == [255, 255, 255]
+            if scheme == "dark" and (white or "#only-light" in figure["src"]):
+                failures.append(f"dark: a light figure is shown: {figure['src'][:80]}")
+            if scheme == "light" and "#only-dark" in figure["src"]:
+                failures.append(f"light: a dark figure is shown: {figure['src'][:80]}")
         where = PRINT_PAGE_OWN_PARTS if scheme == "dark" and name == "print_page.html" else None
         for v in axe.run(page, context=where, options=rules).response["violations"]:
             targets = [n["target"] for n in v["nodes"]][:3]

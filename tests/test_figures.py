@@ -3,9 +3,10 @@
 `python -m examples.record` saves each figure an example draws twice, from the same data in
 the same run: NAME.png in the light style and NAME-dark.png in the dark one (examples/record.py,
 FIGURES). A page shows the pair with Material's `#only-light` and `#only-dark` suffixes, so
-that each scheme shows its own; the notebooks keep the light one. These tests check the pairs
-in the files; tests/test_browser.py checks, in Chromium, that no figure a dark page shows is
-drawn on a white background.
+that each scheme shows its own. The notebooks keep the light one, and their pages add the
+dark twin of each (hooks/recorded_runs.py). These tests check the pairs in the files;
+tests/test_browser.py checks, in Chromium, that no figure a dark page shows is drawn on a
+white background.
 """
 
 import base64
@@ -64,11 +65,20 @@ def test_a_page_shows_each_figure_in_each_scheme(page):
     assert len(figures) % 2 == 0, figures
 
 
-def test_the_notebooks_keep_the_light_figures():
+def test_the_notebooks_keep_the_light_figures_and_name_them_in_order():
+    """The notebook shows the light figures; its recorded run names the files they were
+    saved as, one per figure shown, in order, from which its page shows the dark twins."""
     for path in sorted(FIGURES.rglob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
-        for cell in notebook.cells:
-            for output in cell.get("outputs", []):
-                if "image/png" in output.get("data", {}):
-                    data = base64.b64decode(output["data"]["image/png"])
-                    assert near(background(Image.open(io.BytesIO(data))), WHITE), path.name
+        shown = [
+            output["data"]["image/png"]
+            for cell in notebook.cells
+            for output in cell.get("outputs", [])
+            if "image/png" in output.get("data", {})
+        ]
+        saved = notebook.metadata["recorded_run"].get("figures", [])
+        assert len(saved) == len(shown), path.name
+        for data, name in zip(shown, saved):
+            picture = Image.open(io.BytesIO(base64.b64decode(data)))
+            assert near(background(picture), WHITE), path.name
+            assert (path.parent / name).is_file(), name

@@ -217,3 +217,21 @@ def test_the_front_page_links_the_offline_book_only_when_the_build_has_it(tmp_pa
     monkeypatch.setenv("BOOK_OFFLINE_ZIP", str(tmp_path / "missing.zip"))
     with pytest.raises(PluginError, match="missing.zip"):
         recorded_runs.offline_link(front)
+
+
+def test_a_notebook_page_shows_each_figure_with_its_dark_twin():
+    from hooks.recorded_runs import with_dark_twins
+
+    html = (
+        '<p>x</p><img alt="a" class="" src="data:image/png;base64,AAA="/><p>y</p>'
+        '<img alt="b" src="data:image/png;base64,BBB="/><img src="other.png"/>'
+    )
+    paired = with_dark_twins(html, ["cnn_filters.png", "cnn_feature_maps.png"])
+    assert paired == (
+        '<p>x</p><img alt="a" class="" src="cnn_filters-dark.png#only-dark" loading="lazy">'
+        '<img alt="a" class="" src="data:image/png;base64,AAA=#only-light"/><p>y</p>'
+        '<img alt="b" src="cnn_feature_maps-dark.png#only-dark" loading="lazy">'
+        '<img alt="b" src="data:image/png;base64,BBB=#only-light"/><img src="other.png"/>'
+    )
+    with pytest.raises(PluginError, match="2 figures shown, 1 recorded"):
+        with_dark_twins(html, ["cnn_filters.png"])
