@@ -254,7 +254,7 @@ def predict(net, dataset):
 def plot_predictions(
     predicted, labels, dataset, filename="mnist_mlp_predictions.png"
 ):
-    """The first 40 test digits; red titles mark the network's mistakes."""
+    """The first 40 test digits; orange titles mark the network's mistakes."""
     fig, axes = plt.subplots(4, 10, figsize=(10, 4.6))
     for i, ax in enumerate(axes.flat):
         image, _ = dataset[i]
@@ -262,12 +262,14 @@ def plot_predictions(
         guess, truth = predicted[i].item(), labels[i].item()
         wrong = guess != truth
         title = f"{guess} (not {truth})" if wrong else f"{guess}"
-        # A mistake in the style's second colour (red in the book's), the
+        # A mistake in the style's second colour (orange in the book's), the
         # rest in the style's colour for text.
         colour = "C1" if wrong else plt.rcParams["text.color"]
         ax.set_title(title, fontsize=10, color=colour)
         ax.axis("off")
-    fig.suptitle("The first 40 test images: predicted digit, mistakes in red")
+    fig.suptitle(
+        "The first 40 test images: predicted digit, mistakes in orange"
+    )
     fig.tight_layout()
     fig.savefig(filename, dpi=100)
     return fig

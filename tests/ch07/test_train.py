@@ -291,12 +291,14 @@ def test_no_alternative_beat_the_defaults_by_more_than_chance():
     for name in ("adam", "adamw"):
         accuracy = summary["best_by_optimizer"][name]["validation_accuracy"]
         assert abs(accuracy - seeds["mean"]) <= spread, name
+        assert summary["best_by_optimizer"][name]["settings"]["lr"] == 0.003  # the page's flag
     for epochs in ("5", "8"):  # more epochs: within chance, and more time
         row = summary["by_epochs"][epochs]
         assert row["validation_accuracy"] - seeds["mean"] <= spread, epochs
         assert row["train_seconds"] > summary["default"]["train_seconds"]
     by_epochs = summary["by_epochs"]
     assert by_epochs["8"]["validation_loss"] > by_epochs["5"]["validation_loss"], "overfitting"
+    assert by_epochs["8"]["validation_loss"] > summary["default"]["validation_loss"]
 
 
 def test_the_best_learning_rate_rises_with_the_batch_size_and_costs_at_another():
@@ -305,6 +307,7 @@ def test_the_best_learning_rate_rises_with_the_batch_size_and_costs_at_another()
     summary = defaults_benchmark()["summary"]
     best = summary["best_by_batch"]
     rates = [best[size]["settings"]["lr"] for size in sorted(best, key=int)]
+    assert max(rates) == max(row["settings"]["lr"] for row in defaults_benchmark()["rows"])
     assert rates == sorted(rates) and len(set(rates)) == len(rates)
     assert best["256"]["settings"] == defaults_benchmark()["defaults"]
     alternative, default = summary["best_alternative"], summary["default"]
