@@ -41,13 +41,28 @@ FACTS_TAG = "recorded-run-facts"
 # (data_files below) and the book's GitHub repository is known: it fetches
 # them from there if they are not beside the notebook (on Colab, say).
 FETCH_TAG = "fetch-data-files"
-# The repository: BOOK_REPO_URL, the variable that sets mkdocs.yml's
-# repo_url, "https://github.com/OWNER/REPO"; the branch the site is
-# published from (hooks/recorded_runs.py says why it is main).
+# The book's repository: BOOK_REPO_URL, the variable that sets mkdocs.yml's
+# repo_url, "https://github.com/OWNER/REPO" (one rule for the recorder and
+# hooks/recorded_runs.py, which links the pages to Colab). The branch the
+# notebooks are read from is main, because the Pages workflow publishes the
+# site only from main, so the notebook a published page shows is main's. The
+# alternatives say less: the build's GITHUB_REF_NAME is "<number>/merge" for
+# a pull request, which is no branch, and MkDocs' default edit_uri for a
+# GitHub repo_url names "master".
 GITHUB_REPOSITORY = re.compile(
     r"https://github\.com/(?P<repository>[\w.-]+/[\w.-]+?)(?:\.git)?/?"
 )
 BRANCH = "main"
+
+
+def github_repository(repo_url: str | None) -> str | None:
+    """'https://github.com/owner/name' -> 'owner/name'; None if repo_url is
+    unset or is not a GitHub repository (Colab opens notebooks from GitHub
+    only)."""
+    match = GITHUB_REPOSITORY.fullmatch(repo_url or "")
+    return match["repository"] if match else None
+
+
 # Marks that serve the book's pages, not a notebook's reader: snippet section
 # lines and the `# (1)!` code-annotation markers.
 SNIPPET_LINE = re.compile(r"^\s*# --8<-- \[(start|end):[\w-]+\]\s*$")
@@ -230,12 +245,12 @@ def fetch_cell(example: pathlib.Path, repo_url: str | None):
     repository on GitHub (repo_url) into the notebook's folder, each only if
     it is not there; None if the example has none or repo_url names no
     GitHub repository."""
-    match = GITHUB_REPOSITORY.fullmatch(repo_url or "")
+    repository = github_repository(repo_url)
     files = data_files(example)
-    if match is None or not files:
+    if repository is None or not files:
         return None
     folder = (
-        f"https://raw.githubusercontent.com/{match['repository']}/{BRANCH}/"
+        f"https://raw.githubusercontent.com/{repository}/{BRANCH}/"
         f"examples/{example.parent.name}/"
     )
     lines = [

@@ -44,7 +44,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # The rule for an example's data files is examples/record.py's, which the recorder and the
 # tests use too. MkDocs loads a hook from its path, so the book's root may not be importable.
 sys.path.insert(0, str(REPO))
-from examples.record import data_files  # noqa: E402
+# The repository and branch the Colab links read from: the recorder's rule, used for the
+# notebooks' data files too.
+from examples.record import BRANCH, data_files, github_repository  # noqa: E402
 
 NOTEBOOKS = REPO / "docs" / "notebooks"
 log = logging.getLogger(f"mkdocs.hooks.{__name__}")
@@ -160,27 +162,14 @@ def on_files(files, config):
             # Given as content, not as a path: a path under notebooks/ would make
             # mkdocs-jupyter take the download for one more notebook page.
             files.append(File.generated(config, target, content=source.read_bytes()))
-    if offline_zip():
-        files.append(File.generated(config, OFFLINE_ZIP, abs_src_path=str(offline_zip())))
+    zipped = offline_zip()
+    if zipped:
+        files.append(File.generated(config, OFFLINE_ZIP, abs_src_path=str(zipped)))
     return files
 
 
 # Colab opens a notebook stored on GitHub at this address, for any public repository.
 COLAB = "https://colab.research.google.com/github/{repository}/blob/{branch}/{path}"
-# The branch Colab reads the notebooks from: main, because the Pages workflow publishes the
-# site only from main (its deploy job runs for a push to refs/heads/main), so the notebook a
-# published page shows is main's. The alternatives say less: the build's GITHUB_REF_NAME is
-# "<number>/merge" for a pull request, which is no branch, and MkDocs' default edit_uri for a
-# GitHub repo_url names "master".
-BRANCH = "main"
-GITHUB_REPOSITORY = re.compile(r"https://github\.com/(?P<repository>[\w.-]+/[\w.-]+?)(?:\.git)?/?")
-
-
-def github_repository(repo_url: str | None) -> str | None:
-    """'https://github.com/owner/name' -> 'owner/name'; None if repo_url is unset or is not
-    a GitHub repository (Colab opens notebooks from GitHub only)."""
-    match = GITHUB_REPOSITORY.fullmatch(repo_url or "")
-    return match["repository"] if match else None
 
 
 def colab_url(repo_url: str | None, path: str) -> str | None:
