@@ -66,6 +66,9 @@ def github_repository(repo_url: str | None) -> str | None:
 # Marks that serve the book's pages, not a notebook's reader: snippet section
 # lines and the `# (1)!` code-annotation markers.
 SNIPPET_LINE = re.compile(r"^\s*# --8<-- \[(start|end):[\w-]+\]\s*$")
+SECTION_START = re.compile(
+    r"^\s*# --8<-- \[start:([\w-]+)\]\s*$", re.MULTILINE
+)
 ANNOTATION = re.compile(r"\s*# \(\d+\)!")
 
 # Run in the example's kernel before its first cell: every figure in a palette
@@ -232,11 +235,11 @@ def data_files(example: pathlib.Path) -> list[pathlib.Path]:
     examples/ch07/transformer_text.txt). The one rule for them: the recorder
     copies them into the run's folder, the build offers them for download
     beside the notebook (hooks/recorded_runs.py) and the tests put them in
-    the reader's folder (tests/helpers.py)."""
+    the reader's folder (tests/helpers.py). The solutions to a page's
+    exercises, <example>_exercises.py, read the example's files."""
+    stem = example.stem.removesuffix("_exercises")
     return sorted(
-        p
-        for p in example.parent.glob(f"{example.stem}_*")
-        if p.suffix != ".py"
+        p for p in example.parent.glob(f"{stem}_*") if p.suffix != ".py"
     )
 
 
@@ -285,12 +288,19 @@ def execute(
     for path in data_files(example):
         shutil.copy(path, workdir / path.name)
     notebook = notebook_of(example)
+    # The named sections each code cell starts, read before notebook_of took
+    # their marks out: a page shows what a section printed (`outputs` below).
+    starts = [
+        SECTION_START.findall(cell.source)
+        for cell in jupytext.read(example).cells
+    ]
     fetch = fetch_cell(example, repo_url)
     if fetch is not None:  # run too, before the first code cell: no download
         first = next(
             i for i, c in enumerate(notebook.cells) if c.cell_type == "code"
         )
         notebook.cells.insert(first, fetch)
+        starts.insert(first, [])
     notebook.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
@@ -329,13 +339,25 @@ def execute(
     )
     facts["wall_seconds"] = wall_seconds
     facts["stdout"] = "".join(
+        printed(cell) for cell in notebook.cells if cell.cell_type == "code"
+    )
+    # What each named section printed, from the cell that starts it: a
+    # page quotes it as `{{ ch07/<name> outputs.<section> }}`, beside the
+    # section's code (an exercise's solution, say).
+    facts["outputs"] = {
+        name: printed(cell)
+        for cell, names in zip(notebook.cells, starts)
+        for name in names
+    }
+    return notebook, facts
+
+
+def printed(cell) -> str:
+    return "".join(
         o.get("text", "")
-        for cell in notebook.cells
-        if cell.cell_type == "code"
         for o in cell.get("outputs", [])
         if o.output_type == "stream" and o.name == "stdout"
     )
-    return notebook, facts
 
 
 def compact_png(data: bytes) -> bytes:

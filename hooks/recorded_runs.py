@@ -90,6 +90,11 @@ def fill(markdown: str) -> str:
         if isinstance(found, str):
             # Printed output ends with a newline; the page's fence adds its own.
             found = found.rstrip("\n")
+            # Inside an indented block (a collapsed solution, say) every line of
+            # it keeps the placeholder's indentation.
+            line = match.string[: match.start()].rpartition("\n")[2]
+            if not line.strip():
+                found = found.replace("\n", "\n" + line)
         return format(found, match["spec"] or "")
 
     return PLACEHOLDER.sub(value, markdown)
@@ -131,10 +136,34 @@ def offline_link(markdown: str) -> str:
     return markdown.replace(OFFLINE_MARK, link)
 
 
+# Where a chapter page offers its exercises' solutions as a notebook: the downloads, and
+# Colab's link when the repository is known.
+EXERCISES_MARK = "<!-- the exercises' notebook -->"
+
+
+def exercises_links(markdown: str, src_uri: str, config) -> str:
+    if EXERCISES_MARK not in markdown:
+        return markdown
+    notebook = posixpath.join("notebooks", src_uri.removesuffix(".md") + "_exercises.ipynb")
+    if not (REPO / "docs" / notebook).is_file():
+        raise PluginError(f"{EXERCISES_MARK} but no {notebook}: record its exercises")
+    here = posixpath.dirname(src_uri)
+    links = [
+        f"[{posixpath.basename(target)}]({posixpath.relpath(target, here)})"
+        for target in downloads(notebook)
+    ]
+    url = colab_url(config.repo_url, posixpath.join(docs_in_repository(config), notebook))
+    if url:
+        links.append(f"[open it in Colab]({url})")
+    text = "The solutions, as a notebook with the recorded run's output: " + " · ".join(links)
+    return markdown.replace(EXERCISES_MARK, text)
+
+
 def on_page_markdown(markdown, page, config, files):
     try:
         if page.file.src_uri == "index.md":
             markdown = offline_link(markdown)
+        markdown = exercises_links(markdown, page.file.src_uri, config)
         return fill(markdown)
     except PluginError as error:
         raise PluginError(f"{page.file.src_uri}: {error}") from None

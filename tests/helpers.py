@@ -2,6 +2,7 @@
 
 import functools
 import io
+import json
 import os
 import pathlib
 import shutil
@@ -161,3 +162,10 @@ def evaluations_of_main(example, monkeypatch, train_set, test_set, epochs=2):
     monkeypatch.setattr(example, "load_mnist", lambda device="cpu": [train_set, test_set])
     monkeypatch.setattr(example, "evaluate", watched)
     return example.main(), read
+
+
+# --- The recorded runs (docs/notebooks/), whose figures the pages quote --------------------
+def recorded_results(name: str) -> dict:
+    """The `results` of the recorded run of `name` ('ch07/cnn'), on the full MNIST."""
+    path = REPO / "docs" / "notebooks" / f"{name}.ipynb"
+    return json.loads(path.read_text(encoding="utf-8"))["metadata"]["recorded_run"]["results"]

@@ -19,6 +19,9 @@ from tests.conftest import build_site
 from tests.helpers import REPO
 
 NOTEBOOKS = sorted((REPO / "docs" / "notebooks").rglob("*.ipynb"))
+# The notebooks that are pages; the exercises' solutions are downloads, linked from the end
+# of their section's page.
+PAGE_NOTEBOOKS = [n for n in NOTEBOOKS if not n.stem.endswith("_exercises")]
 FAKE_REPOSITORY = "https://github.com/example/book"
 COLAB = "https://colab.research.google.com/"
 
@@ -89,15 +92,23 @@ def test_with_a_repository_each_notebook_and_its_chapter_page_link_to_it_in_cola
     passes: it does not fetch external addresses)."""
     monkeypatch.setenv("BOOK_REPO_URL", FAKE_REPOSITORY)
     pages = links_of(build_site(tmp_path / "site"))
-    expected = set()
-    for notebook in NOTEBOOKS:
-        in_repository = notebook.relative_to(REPO).as_posix()  # docs/notebooks/ch07/x.ipynb
-        colab = f"https://colab.research.google.com/github/example/book/blob/main/{in_repository}"
-        expected.add(colab)
+
+    def colab_of(notebook):  # docs/notebooks/ch07/x.ipynb in the repository
+        in_repository = notebook.relative_to(REPO).as_posix()
+        return f"https://colab.research.google.com/github/example/book/blob/main/{in_repository}"
+
+    expected = {colab_of(n) for n in NOTEBOOKS}
+    for notebook in PAGE_NOTEBOOKS:
+        colab = colab_of(notebook)
         chapter, name = notebook.parent.name, notebook.stem
-        for page in (f"notebooks/{chapter}/{name}.html", f"{chapter}/{name}.html"):
+        # The chapter page also links to its exercises' notebook, at their end.
+        exercises = [colab_of(e) for e in NOTEBOOKS if e.stem == f"{name}_exercises"]
+        for page, links_expected in [
+            (f"notebooks/{chapter}/{name}.html", [colab]),
+            (f"{chapter}/{name}.html", [colab, *exercises]),
+        ]:
             links = pages[page]
-            assert [h for h in links.hrefs if h.startswith(COLAB)] == [colab], page
+            assert [h for h in links.hrefs if h.startswith(COLAB)] == links_expected, page
             assert len(links.colab_paragraphs) == 1, page
             gpu = recorded_runs.uses_accelerator(REPO / "examples" / chapter / f"{name}.py")
             assert ("GPU" in links.colab_paragraphs[0]) == gpu, page
@@ -107,7 +118,9 @@ def test_with_a_repository_each_notebook_and_its_chapter_page_link_to_it_in_cola
     # opening, the references or the print page (print-site copies the pages before the hook).
     with_links = {p for p, links in pages.items() if links.colab_paragraphs}
     assert with_links == {
-        f"{prefix}{n.parent.name}/{n.stem}.html" for n in NOTEBOOKS for prefix in ("notebooks/", "")
+        f"{prefix}{n.parent.name}/{n.stem}.html"
+        for n in PAGE_NOTEBOOKS
+        for prefix in ("notebooks/", "")
     }
 
 

@@ -235,3 +235,16 @@ def test_a_notebook_page_shows_each_figure_with_its_dark_twin():
     )
     with pytest.raises(PluginError, match="2 figures shown, 1 recorded"):
         with_dark_twins(html, ["cnn_filters.png"])
+
+
+def test_printed_output_keeps_the_indentation_of_its_placeholder(monkeypatch):
+    """A recorded output quoted inside a collapsed solution (an indented fence) stays inside
+    it: each of its lines gets the placeholder's indentation; a value in a sentence does not."""
+    from hooks import recorded_runs
+
+    run = {"outputs": {"sigmoid": "epoch 1\nepoch 2\n"}, "results": {"accuracy": 97.123}}
+    monkeypatch.setattr(recorded_runs, "recorded_run", lambda name: run)
+    block = '??? success "Solution"\n\n    ```text\n    {{ ch07/x outputs.sigmoid }}\n    ```\n'
+    assert recorded_runs.fill(block).splitlines()[3:5] == ["    epoch 1", "    epoch 2"]
+    sentence = "It ends at {{ ch07/x results.accuracy:.1f }} %."
+    assert recorded_runs.fill(sentence) == "It ends at 97.1 %."

@@ -56,19 +56,31 @@ def example_of(page: pathlib.Path) -> pathlib.Path | None:
     return path if path in EXAMPLES else None
 
 
+def exercises_of(page: pathlib.Path) -> pathlib.Path | None:
+    """The solutions to the page's exercises: examples/ch07/cnn_exercises.py."""
+    path = REPO / "examples" / page.parent.name / f"{page.stem}_exercises.py"
+    return path if path in EXAMPLES else None
+
+
 def opening_of_example(page: pathlib.Path, code: str) -> str | None:
-    """The example's module if `code` is its statements, or their beginning, in order."""
-    example = example_of(page)
-    if example is None:
-        return None
-    shown, whole = statements(code), statements(example.read_text(encoding="utf-8"))
-    return module_name(example) if shown and whole[: len(shown)] == shown else None
+    """The module of the page's example, or of its exercises' solutions, if `code` is its
+    statements, or their beginning, in order."""
+    shown = statements(code)
+    for example in (example_of(page), exercises_of(page)):
+        if example is None or not shown:
+            continue
+        whole = statements(example.read_text(encoding="utf-8"))
+        if whole[: len(shown)] == shown:
+            return module_name(example)
+    return None
 
 
 def group_of(page: pathlib.Path, block) -> str | None:
-    """The example whose runs this block shares: the page's own, or the one it runs."""
+    """The example whose runs this block shares: the page's own (or its exercises'), or the
+    one it runs."""
     if language(block) in PYTHON and example_of(page):
-        return f"{page.parent.name}/{page.stem}"
+        module = opening_of_example(page, block.code) or module_name(example_of(page))
+        return module.removeprefix("examples.").replace(".", "/")
     module = MODULE_COMMAND.search(block.code)
     if module and module[1] in MODULES:
         path = MODULES[module[1]]

@@ -41,9 +41,12 @@ def ch07(*names: str) -> list[str]:
 TRAIN = "examples/ch07/train.py"
 MANUSCRIPT = "examples/ch07/mnist_mlp.py"  # The Code: the manuscript's program, corrected
 # fmt: off
+# The solutions to each page's exercises (examples/ch07/<page>_exercises.py), found by name.
+EXERCISES = sorted(p.relative_to(REPO).as_posix()
+                   for p in (REPO / "examples" / "ch07").glob("*_exercises.py"))
 # The examples that, like train.py, hold MNIST in memory as normalised tensors.
 TENSOR_MNIST = ch07("distributed", "cnn", "rnn", "optimizers", "regularization",
-                    "how_networks_learn", "nn_building_blocks", "trained_model")
+                    "how_networks_learn", "nn_building_blocks", "trained_model") + EXERCISES
 # The examples that hold out a validation set, and choose on it (regularization.py, the first
 # page to explain it in full, holds the canonical text).
 VALIDATION = ch07("train", "distributed", "optimizers", "cnn", "rnn", "trained_model")
@@ -93,7 +96,8 @@ SHARED = {
 REPEATED_SECTIONS = {
     "network":     (TRAIN, ch07("distributed", "optimizers")),
     "data":        (TRAIN, ch07("distributed", "cnn", "optimizers", "regularization",
-                                "how_networks_learn", "nn_building_blocks", "trained_model")),
+                                "how_networks_learn", "nn_building_blocks", "trained_model")
+                    + EXERCISES),
     "validation":  ("examples/ch07/regularization.py", VALIDATION),
     "errors":      (TRAIN, [*TENSOR_MNIST, MANUSCRIPT]),
     "evaluate":    (TRAIN, ch07("distributed", "cnn", "rnn", "optimizers", "regularization",
