@@ -1,0 +1,349 @@
+# %% [markdown]
+# # The convolutional network's exercises, solved
+#
+# The worked solutions to the exercises at the end of the book's page "A
+# convolutional network for images", one cell each, after the cells they
+# share. Run it cell by cell here, or as a script with
+# `python -m examples.ch07.cnn_exercises`. To keep it short, each network
+# trains on a quarter of one epoch only.
+
+# %%
+# --8<-- [start:setup]
+import errno
+import os
+import tempfile
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
+DATA_DIR = "./data"
+results = {}  # what each solution measured: the page quotes it
+
+
+def make_net(padding=0, batch_norm=True):
+    """The page's ConvNet as a nn.Sequential, layer by layer in the order
+    its forward() applies them, with a choice of padding for both
+    convolutions and of batch normalization (without it, the convolutions
+    get their biases back)."""
+    size = ((28 + 2 * padding - 4) // 2 + 2 * padding - 4) // 2  # of a map
+
+    def norm(channels):
+        return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
+
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 5, padding=padding, bias=not batch_norm),
+        norm(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 5, padding=padding, bias=not batch_norm),
+        norm(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * size * size, 128),
+        nn.ReLU(),
+        nn.Linear(128, 10),
+    )
+
+
+def make_mlp():
+    """The chapter's network, 784 -> 512 -> 10, for comparison."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10)
+    )
+
+
+def fit(net, images, labels, peak_lr=0.1, share=0.25, batch_size=128):
+    """The page's recipe (SGD with Nesterov momentum, a one-cycle schedule,
+    batches of 128), for one pass over a random share of the images."""
+    order = torch.randperm(len(images))[: int(share * len(images))]
+    batches = order.split(batch_size)
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=peak_lr, momentum=0.9, nesterov=True
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=peak_lr, total_steps=len(batches)
+    )
+    net.train()
+    for batch in batches:
+        loss = F.cross_entropy(net(images[batch]), labels[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+
+
+@torch.no_grad()
+def predict(net, images, batch_size=250):
+    """The digit the network reads in each image."""
+    net.eval()
+    return torch.cat(
+        [net(batch).argmax(dim=1) for batch in images.split(batch_size)]
+    )
+
+
+def accuracy(net, images, labels):
+    """The percentage of the images the network reads correctly."""
+    return 100 * (predict(net, images) == labels).float().mean().item()
+    # --8<-- [end:setup]
+
+
+# %%
+# --8<-- [start:errors]
+MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
+
+
+def mnist_error(data_dir, error):
+    """Why MNIST could not be loaded, and what to do, in one line: its files
+    are missing and could not be downloaded, or one of them is damaged."""
+    raw = os.path.join(data_dir, "MNIST", "raw", "")  # ends with a "/"
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    if not all(os.path.isfile(raw + name) for name in MNIST_FILES):
+        return (
+            f"error: MNIST is not in {raw} and could not be downloaded "
+            f"({reason}). Offline? Copy the four uncompressed MNIST files "
+            f"there: {', '.join(MNIST_FILES)}"
+        )
+    for name in MNIST_FILES:  # all four are there: is one of them damaged?
+        try:
+            if "images" in name:
+                torchvision.datasets.mnist.read_image_file(raw + name)
+            else:
+                torchvision.datasets.mnist.read_label_file(raw + name)
+        except Exception:
+            return (
+                f"error: {raw + name} is damaged: delete it and run again to "
+                f"download it afresh, or replace it with a good copy"
+            )
+    return f"error: MNIST in {raw} could not be loaded ({reason})"
+
+
+def check_writable(*paths):
+    """Stop at once, before any training, if a file that the program will
+    write later cannot be written (None stands for a file not asked for)."""
+    for path in paths:
+        if path is None:
+            continue
+        folder = os.path.dirname(path) or "."
+        try:
+            if os.path.isdir(path):
+                raise IsADirectoryError(errno.EISDIR, "it is a folder")
+            if os.path.isfile(folder):
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
+            os.makedirs(folder, exist_ok=True)  # as writing it would
+            with tempfile.TemporaryFile(dir=folder):
+                pass  # the folder takes new files
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "it is read-only")
+        except OSError as error:
+            raise SystemExit(
+                f"error: cannot write {path} ({error.strerror or error}); "
+                f"stopped before doing anything"
+            ) from None
+    # --8<-- [end:errors]
+
+
+# %%
+# --8<-- [start:data]
+def normalise(images):
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as
+    ToTensor() followed by Normalize((MEAN,), (STD,)) makes them."""
+    return images.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
+
+
+def load_mnist(data_dir="./data", device="cpu"):
+    """Both MNIST splits as normalised tensors on the device: the images are
+    decoded and normalised once, not once per image per epoch. MNIST is
+    downloaded into data_dir if it is not there."""
+    try:
+        splits = [
+            torchvision.datasets.MNIST(data_dir, train=train, download=True)
+            for train in (True, False)
+        ]
+    except Exception as error:  # missing or damaged: one line, no traceback
+        raise SystemExit(mnist_error(data_dir, error)) from None
+    return [
+        (normalise(split.data).to(device), split.targets.to(device))
+        for split in splits
+    ]
+    # --8<-- [end:data]
+
+
+# %%
+# --8<-- [start:load]
+(train_images, train_labels), (test_images, test_labels) = load_mnist(DATA_DIR)
+print(f"{len(train_images):,} training and {len(test_images):,} test images")
+results["train_images"] = len(train_images)
+results["test_images"] = len(test_images)
+# --8<-- [end:load]
+
+# %% [markdown]
+# ## 1. Padding: the shapes and the parameters
+
+# %%
+# --8<-- [start:padding]
+results["padding"] = []
+for padding in (0, 2):
+    net = make_net(padding)
+    x = torch.zeros(1, 1, 28, 28)  # one blank image is enough for shapes
+    print(f"padding={padding}: input {tuple(x.shape)}")
+    for layer in net:
+        x = layer(x)
+        if isinstance(layer, nn.Conv2d | nn.MaxPool2d | nn.Flatten):
+            print(f"  after {type(layer).__name__:9} {tuple(x.shape)}")
+    parameters = sum(p.numel() for p in net.parameters())
+    fc1 = sum(p.numel() for p in net[9].parameters())
+    print(f"  {parameters:,} parameters, {fc1:,} of them in fc1")
+    results["padding"].append(
+        {"padding": padding, "parameters": parameters, "fc1": fc1}
+    )
+# --8<-- [end:padding]
+
+# %% [markdown]
+# ## 2. The receptive field, stage by stage
+
+# %%
+# --8<-- [start:receptive_field]
+net = make_net().eval()  # fresh weights: a receptive field is in the shape
+torch.manual_seed(0)
+images = torch.randn(100, 1, 28, 28, requires_grad=True)
+field, jump = 1, 1  # what one pixel sees; how far apart neighbours look
+results["receptive_field"] = []
+for i, layer in enumerate(net):
+    if not isinstance(layer, nn.Conv2d | nn.MaxPool2d):
+        continue
+    k = layer.kernel_size
+    k = k[0] if isinstance(k, tuple) else k  # Conv2d's is (5, 5), pool's 2
+    field += (k - 1) * jump  # k neighbouring pixels, jump input pixels apart
+    jump *= layer.stride if isinstance(layer.stride, int) else layer.stride[0]
+    # Measured: which input pixels can change one pixel of this stage's
+    # maps, over 100 random images (ReLU and max-pooling pass a gradient
+    # only through the units they let through, which change with the image)
+    maps = net[: i + 1](images)
+    middle = (maps.shape[-1] - 1) // 2
+    (gradient,) = torch.autograd.grad(maps[:, 0, middle, middle].sum(), images)
+    reached = gradient.abs().sum(dim=(0, 1)) > 0  # (28, 28)
+    rows, columns = reached.any(dim=1).nonzero(), reached.any(dim=0).nonzero()
+    height = (rows.max() - rows.min() + 1).item()
+    width = (columns.max() - columns.min() + 1).item()
+    print(
+        f"after {type(layer).__name__:9} maps {maps.shape[-1]:2} x "
+        f"{maps.shape[-1]:2}: one pixel sees {field:2} x {field:2} "
+        f"(measured {height} x {width}, {reached.sum().item():3} pixels), "
+        f"neighbours {jump} apart"
+    )
+    results["receptive_field"].append(
+        {
+            "size": maps.shape[-1],
+            "field": field,
+            "jump": jump,
+            "height": height,
+            "width": width,
+            "pixels": reached.sum().item(),
+        }
+    )
+# --8<-- [end:receptive_field]
+
+# %% [markdown]
+# ## 3. Why has `conv1` no bias?
+
+# %%
+# --8<-- [start:bias]
+torch.manual_seed(0)
+conv = nn.Conv2d(1, 16, kernel_size=5)  # with a bias this time
+bn = nn.BatchNorm2d(16)  # in training mode: each batch's own statistics
+images = train_images[:256]
+with torch.no_grad():
+    before = bn(conv(images))
+    conv.bias.add_(torch.randn(16))  # any other biases
+    after = bn(conv(images))
+difference = (after - before).abs().max().item()
+print(f"the largest change in what bn1 passes on: {difference:.1e}")
+print(f"parameters of conv1 with a bias: {conv.weight.numel() + 16}")
+results["bias"] = {"difference": difference}
+# --8<-- [end:bias]
+
+# %% [markdown]
+# ## 4. Predict, then run: shuffled pixels
+
+# %%
+# --8<-- [start:shuffled]
+pixels = torch.randperm(784, generator=torch.Generator().manual_seed(0))
+
+
+def shuffle(images):
+    """The same shuffle of the 784 pixels in every image."""
+    return images.flatten(1)[:, pixels].view_as(images)
+
+
+results["shuffled"] = {}
+for name, make in (("CNN", make_net), ("MLP", make_mlp)):
+    results["shuffled"][name] = {}
+    for order, change in (("ordered", None), ("shuffled", shuffle)):
+        train, test = train_images, test_images
+        if change:
+            train, test = change(train_images), change(test_images)
+        torch.manual_seed(1)
+        net = make()
+        fit(net, train, train_labels)
+        results["shuffled"][name][order] = accuracy(net, test, test_labels)
+        print(
+            f"{name}, pixels {order:8}: test accuracy "
+            f"{results['shuffled'][name][order]:.2f} %"
+        )
+
+# The MLP trained on shuffled pixels, with the columns of its first layer's
+# weights put back in the pixels' order, reads the images in order alike
+in_order = make_mlp()
+in_order.load_state_dict(net.state_dict())
+with torch.no_grad():
+    in_order[1].weight[:, pixels] = net[1].weight
+    difference = in_order(test_images) - net(shuffle(test_images))
+print(
+    "the shuffled MLP, its columns put back: the same outputs on the "
+    f"images in order, to within {difference.abs().max().item():.1e}"
+)
+results["shuffled"]["MLP"]["columns_put_back"] = difference.abs().max().item()
+# --8<-- [end:shuffled]
+
+# %% [markdown]
+# ## 5. Without batch normalization
+
+# %%
+# --8<-- [start:batch_norm]
+print(
+    "batch norm yes  peak 0.1: test accuracy "
+    f"{results['shuffled']['CNN']['ordered']:5.2f} % (exercise 4's CNN)"
+)
+results["batch_norm"] = []
+for batch_norm, peak_lr in ((True, 0.3), (False, 0.1), (False, 0.3)):
+    torch.manual_seed(1)
+    net = make_net(batch_norm=batch_norm)
+    fit(net, train_images, train_labels, peak_lr=peak_lr)
+    answers = predict(net, test_images)
+    percent = 100 * (answers == test_labels).float().mean().item()
+    print(
+        f"batch norm {'yes' if batch_norm else 'no ':3}  peak {peak_lr}: "
+        f"test accuracy {percent:5.2f} %, answers {answers.unique().tolist()}"
+    )
+    results["batch_norm"].append(
+        {
+            "batch_norm": batch_norm,
+            "peak_lr": peak_lr,
+            "accuracy": percent,
+            "answers": answers.unique().tolist(),
+        }
+    )
+digit = test_labels.mode().values.item()
+share = 100 * (test_labels == digit).float().mean().item()
+print(f"the commonest digit of the test set, {digit}, is {share:.2f} % of it")
+results["commonest"] = {"digit": digit, "percent": share}
+# --8<-- [end:batch_norm]
