@@ -1,0 +1,334 @@
+# %% [markdown]
+# # Optimizers compared: the exercises, solved
+#
+# The worked solutions to the exercises at the end of the book's page
+# "Optimizers compared", one cell each, after the cells they share. Run it
+# cell by cell here, or as a script with
+# `python -m examples.ch07.optimizers_exercises`. Like the page's program,
+# the solutions read the validation set only: every comparison they make is
+# a choice, and the test set is kept for the end.
+
+# %%
+# --8<-- [start:setup]
+import copy
+import errno
+import math
+import os
+import tempfile
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
+DATA_DIR = "./data"
+results = {}  # what each solution measured: the page quotes it
+
+# The page's four optimizers: a name, and a function of the parameters and a
+# learning rate that builds it, with PyTorch's default settings otherwise.
+OPTIMIZERS = {
+    "sgd": ("SGD", lambda params, lr: torch.optim.SGD(params, lr=lr)),
+    "momentum": (
+        "SGD + momentum 0.9",
+        lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
+    ),
+    "adam": ("Adam", lambda params, lr: torch.optim.Adam(params, lr=lr)),
+    "rmsprop": (
+        "RMSprop",
+        lambda params, lr: torch.optim.RMSprop(params, lr=lr),
+    ),
+}
+
+
+def make_net():
+    """The page's network, 784 -> 512 (ReLU) -> 10, as a nn.Sequential:
+    after torch.manual_seed(1), the same initial weights as the page's."""
+    torch.manual_seed(1)
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10)
+    )
+
+
+@torch.no_grad()
+def measure(net):
+    """The mean loss and the accuracy (%) on the validation images."""
+    net.eval()
+    logits = net(validation_images)
+    loss = F.cross_entropy(logits, validation_labels).item()
+    right = (logits.argmax(dim=1) == validation_labels).float().mean()
+    return loss, 100 * right.item()
+
+
+def fit(net, optimizer, epochs=1, batch_size=128, scheduler=None):
+    """Train as the page's train() does: the training images in an order
+    drawn from a generator seeded with 1, the same for every call. A
+    scheduler, if given, steps after every batch. Returns the validation
+    loss and accuracy after each epoch."""
+    shuffler = torch.Generator().manual_seed(1)
+    history = []
+    for _ in range(epochs):
+        net.train()
+        order = torch.randperm(len(train_images), generator=shuffler)
+        for batch in order.split(batch_size):
+            loss = F.cross_entropy(
+                net(train_images[batch]), train_labels[batch]
+            )
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+        history.append(measure(net))
+    return history
+    # --8<-- [end:setup]
+
+
+# %%
+# --8<-- [start:errors]
+MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
+
+
+def mnist_error(data_dir, error):
+    """Why MNIST could not be loaded, and what to do, in one line: its files
+    are missing and could not be downloaded, or one of them is damaged."""
+    raw = os.path.join(data_dir, "MNIST", "raw", "")  # ends with a "/"
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    if not all(os.path.isfile(raw + name) for name in MNIST_FILES):
+        return (
+            f"error: MNIST is not in {raw} and could not be downloaded "
+            f"({reason}). Offline? Copy the four uncompressed MNIST files "
+            f"there: {', '.join(MNIST_FILES)}"
+        )
+    for name in MNIST_FILES:  # all four are there: is one of them damaged?
+        try:
+            if "images" in name:
+                torchvision.datasets.mnist.read_image_file(raw + name)
+            else:
+                torchvision.datasets.mnist.read_label_file(raw + name)
+        except Exception:
+            return (
+                f"error: {raw + name} is damaged: delete it and run again to "
+                f"download it afresh, or replace it with a good copy"
+            )
+    return f"error: MNIST in {raw} could not be loaded ({reason})"
+
+
+def check_writable(*paths):
+    """Stop at once, before any training, if a file that the program will
+    write later cannot be written (None stands for a file not asked for)."""
+    for path in paths:
+        if path is None:
+            continue
+        folder = os.path.dirname(path) or "."
+        try:
+            if os.path.isdir(path):
+                raise IsADirectoryError(errno.EISDIR, "it is a folder")
+            if os.path.isfile(folder):
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
+            os.makedirs(folder, exist_ok=True)  # as writing it would
+            with tempfile.TemporaryFile(dir=folder):
+                pass  # the folder takes new files
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "it is read-only")
+        except OSError as error:
+            raise SystemExit(
+                f"error: cannot write {path} ({error.strerror or error}); "
+                f"stopped before doing anything"
+            ) from None
+    # --8<-- [end:errors]
+
+
+# %%
+# --8<-- [start:data]
+def normalise(images):
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as
+    ToTensor() followed by Normalize((MEAN,), (STD,)) makes them."""
+    return images.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
+
+
+def load_mnist(data_dir="./data", device="cpu"):
+    """Both MNIST splits as normalised tensors on the device: the images are
+    decoded and normalised once, not once per image per epoch. MNIST is
+    downloaded into data_dir if it is not there."""
+    try:
+        splits = [
+            torchvision.datasets.MNIST(data_dir, train=train, download=True)
+            for train in (True, False)
+        ]
+    except Exception as error:  # missing or damaged: one line, no traceback
+        raise SystemExit(mnist_error(data_dir, error)) from None
+    return [
+        (normalise(split.data).to(device), split.targets.to(device))
+        for split in splits
+    ]
+    # --8<-- [end:data]
+
+
+# %%
+# --8<-- [start:load]
+(images, labels), _ = load_mnist(DATA_DIR)  # the test set stays unread
+# The page's validation set: the same one image in twelve, drawn with seed 0
+count = round(len(images) / 12)
+kept, held_out = torch.utils.data.random_split(
+    range(len(images)),
+    [len(images) - count, count],
+    generator=torch.Generator().manual_seed(0),
+)
+train_images, train_labels = images[kept.indices], labels[kept.indices]
+validation_images = images[held_out.indices]
+validation_labels = labels[held_out.indices]
+print(f"{len(train_images):,} training, {count:,} validation images")
+# --8<-- [end:load]
+
+# %% [markdown]
+# ## 1. What each optimizer remembers
+
+# %%
+# --8<-- [start:memory]
+weights = sum(p.numel() for p in make_net().parameters())
+batch = torch.arange(128)  # the first 128 training images
+results["memory"] = {"parameters": weights}
+for key, (name, make) in OPTIMIZERS.items():
+    net = make_net()
+    optimizer = make(net.parameters(), 1e-3)
+    loss = F.cross_entropy(net(train_images[batch]), train_labels[batch])
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()  # the state is made at the first step
+    remembered = sum(  # its tensors with one number per weight
+        value.numel()
+        for p, state in optimizer.state.items()
+        for value in state.values()
+        if torch.is_tensor(value) and value.shape == p.shape
+    )
+    print(
+        f"{name:18} keeps {remembered:9,} numbers: "
+        f"{remembered / weights:.0f} per weight, "
+        f"{4 * remembered / 1e6:.1f} MB in float32"
+    )
+    results["memory"][key] = remembered
+# --8<-- [end:memory]
+
+# %% [markdown]
+# ## 2. Predict, then run: how large is a step?
+
+# %%
+# --8<-- [start:steps]
+LR = 0.01
+results["steps"] = {}
+for key, (name, make) in OPTIMIZERS.items():
+    for gradient in (1.0, 100.0):
+        weight = nn.Parameter(torch.zeros(()))
+        optimizer = make([weight], LR)
+        sizes = []
+        for _ in range(100):
+            before = weight.item()
+            optimizer.zero_grad()
+            (gradient * weight).backward()  # its gradient: always the same
+            optimizer.step()
+            sizes.append((before - weight.item()) / LR)  # in units of LR
+        shown = [sizes[0], sizes[9], sizes[99]]
+        print(
+            f"{name:18} gradient {gradient:5g}: steps 1, 10 and 100 are "
+            + ", ".join(f"{size:7.2f}" for size in shown)
+            + " times the learning rate"
+        )
+        results["steps"][f"{key}_{gradient:g}"] = shown
+# --8<-- [end:steps]
+
+# %% [markdown]
+# ## 3. Why does Adam fall apart at 0.1?
+
+# %%
+# --8<-- [start:first_step]
+start = make_net()  # the page's initial weights
+shuffler = torch.Generator().manual_seed(1)  # as in fit(): its first batch
+batch = torch.randperm(len(train_images), generator=shuffler)[:128]
+typical = start[1].weight.abs().mean().item()  # the first layer's weights
+loss_before = measure(start)[0]
+print(
+    f"before: mean |weight| {typical:.4f}, validation loss {loss_before:.3f}"
+)
+results["first_step"] = {"mean_weight": typical, "loss": loss_before}
+for key, lr in (("sgd", 0.1), ("adam", 0.1), ("adam", 1e-3)):
+    name, make = OPTIMIZERS[key]
+    net = copy.deepcopy(start)
+    optimizer = make(net.parameters(), lr)
+    loss = F.cross_entropy(net(train_images[batch]), train_labels[batch])
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    moved = (net[1].weight - start[1].weight).abs().detach()
+    by_lr = 100 * (moved > 0.99 * lr).float().mean().item()  # % moved by lr
+    print(
+        f"{name:4} lr {lr:<5g}: mean |change| {moved.mean().item():.5f} "
+        f"({moved.mean().item() / typical:.2f} of a weight), "
+        f"{by_lr:.1f} % moved by the learning rate; "
+        f"validation loss {measure(net)[0]:.3f}"
+    )
+    results["first_step"][f"{key}_{lr:.0e}"] = {  # adam_1e-03
+        "mean_change": moved.mean().item(),
+        "relative_change": moved.mean().item() / typical,
+        "percent_moved_by_lr": by_lr,
+        "loss": measure(net)[0],
+    }
+# --8<-- [end:first_step]
+
+# %% [markdown]
+# ## 4. Four times the batch: which learning rate?
+
+# %%
+# --8<-- [start:batch]
+results["batch"] = []
+for batch_size, lr in ((128, 0.1), (512, 0.1), (512, 0.4)):
+    net = make_net()
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    [(loss, accuracy)] = fit(net, optimizer, batch_size=batch_size)
+    steps = math.ceil(len(train_images) / batch_size)
+    print(
+        f"batch {batch_size}, lr {lr}: {steps:3} steps, validation "
+        f"accuracy {accuracy:.2f} % after one epoch"
+    )
+    results["batch"].append(
+        {
+            "batch_size": batch_size,
+            "lr": lr,
+            "steps": steps,
+            "accuracy": accuracy,
+        }
+    )
+# --8<-- [end:batch]
+
+# %% [markdown]
+# ## 5. A schedule for SGD with momentum
+
+# %%
+# --8<-- [start:schedule]
+EPOCHS = 5
+results["schedule"] = {}
+for schedule in ("constant", "cosine"):
+    net = make_net()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    steps = EPOCHS * math.ceil(len(train_images) / 128)
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        if schedule == "cosine"
+        else None
+    )
+    history = fit(net, optimizer, EPOCHS, scheduler=scheduler)
+    for epoch, (loss, accuracy) in enumerate(history, 1):
+        print(
+            f"{schedule:8} epoch {epoch}: validation loss {loss:.4f}, "
+            f"accuracy {accuracy:.2f} %"
+        )
+    results["schedule"][schedule] = [
+        {"validation_loss": loss, "validation_accuracy": accuracy}
+        for loss, accuracy in history
+    ]
+# --8<-- [end:schedule]
