@@ -1,12 +1,16 @@
 """The build hooks' own promises, on small inputs (the built site is checked in test_pages.py
 and, in a browser, in test_browser.py)."""
 
+import pathlib
+import re
+
 import pytest
 from mkdocs.exceptions import PluginError
 
 from hooks import notebook_css
 from hooks.notebook_css import parsed, read_sheet, trimmed_styles
 from hooks.render_math import typeset_page
+from tests.helpers import REPO
 
 
 def test_a_formula_is_typeset_and_one_katex_cannot_parse_fails_the_build_by_name():
@@ -248,3 +252,37 @@ def test_printed_output_keeps_the_indentation_of_its_placeholder(monkeypatch):
     assert recorded_runs.fill(block).splitlines()[3:5] == ["    epoch 1", "    epoch 2"]
     sentence = "It ends at {{ ch07/x results.accuracy:.1f }} %."
     assert recorded_runs.fill(sentence) == "It ends at 97.1 %."
+
+
+def test_code_markup_drops_only_spans_that_draw_nothing():
+    """hooks/code_markup.py drops Pygments' <span class="n"> from chapter pages: Material colours
+    that class with the code's own text colour in both schemes (if a Material release changes
+    that, this fails), and the text of the code is unchanged."""
+    import html as html_module
+
+    import material
+    import pygments
+    import pygments.formatters
+    import pygments.lexers
+
+    from hooks.code_markup import without_name_spans
+
+    sheets = pathlib.Path(material.__file__).parent / "templates" / "assets" / "stylesheets"
+    css = "".join(p.read_text(encoding="utf-8") for p in sheets.glob("*.css"))
+    rules = re.findall(r"([^{}]*)\{([^}]*)\}", css)
+    colours = {body for selectors, body in rules if ".highlight .n" in selectors.split(",")}
+    assert colours == {"color:var(--md-code-hl-name-color)"}
+    assert set(re.findall(r"--md-code-hl-name-color:([^;}]*)", css)) == {"var(--md-code-fg-color)"}
+    extra = (REPO / "docs" / "assets" / "stylesheets" / "extra.css").read_text(encoding="utf-8")
+    assert "hl-name-color" not in extra and not re.search(r"\.n\b", extra)
+
+    code = (REPO / "examples" / "ch07" / "mnist_mlp.py").read_text(encoding="utf-8")
+    lexer, formatter = pygments.lexers.PythonLexer(), pygments.formatters.HtmlFormatter()
+    highlighted = pygments.highlight(code, lexer, formatter)
+    lighter = without_name_spans(highlighted)
+    assert '<span class="n">' in highlighted and '<span class="n">' not in lighter
+    text = [html_module.unescape(re.sub(r"<[^>]+>", "", h)) for h in (highlighted, lighter)]
+    assert text[0] == text[1] and code in text[1]
+    others = [re.findall(r'<span class="(?!n")[^"]+">', h) for h in (highlighted, lighter)]
+    assert others[0] == others[1]  # every other token keeps its colour
+    assert len(lighter) < 0.85 * len(highlighted)

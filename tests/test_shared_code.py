@@ -41,20 +41,26 @@ def ch07(*names: str) -> list[str]:
 TRAIN = "examples/ch07/train.py"
 MANUSCRIPT = "examples/ch07/mnist_mlp.py"  # The Code: the manuscript's program, corrected
 # fmt: off
-# The solutions to each page's exercises (examples/ch07/<page>_exercises.py), found by name.
+# The solutions to each page's exercises (examples/ch07/<page>_exercises.py), found by name,
+# and those of them that read MNIST (the Transformer's take attention apart on random
+# tensors): with read_mnist, a short loader whose canonical text is The Code's exercises'.
 EXERCISES = sorted(p.relative_to(REPO).as_posix()
                    for p in (REPO / "examples" / "ch07").glob("*_exercises.py"))
+MNIST_EXERCISES = [f for f in EXERCISES if not f.endswith("/transformer_exercises.py")]
+EXERCISES_CANONICAL = "examples/ch07/mnist_mlp_exercises.py"
 # The examples that, like train.py, hold MNIST in memory as normalised tensors.
 TENSOR_MNIST = ch07("distributed", "cnn", "rnn", "optimizers", "regularization",
-                    "how_networks_learn", "nn_building_blocks", "trained_model") + EXERCISES
+                    "how_networks_learn", "nn_building_blocks", "trained_model")
 # The examples that hold out a validation set, and choose on it (regularization.py, the first
 # page to explain it in full, holds the canonical text).
 VALIDATION = ch07("train", "distributed", "optimizers", "cnn", "rnn", "trained_model")
 
 SHARED = {
     # The data, decoded and normalised once.
-    "MEAN":              Shared(TRAIN, TENSOR_MNIST),
-    "STD":               Shared(TRAIN, TENSOR_MNIST),
+    "MEAN":              Shared(TRAIN, TENSOR_MNIST + MNIST_EXERCISES),
+    "STD":               Shared(TRAIN, TENSOR_MNIST + MNIST_EXERCISES),
+    "read_mnist":        Shared(EXERCISES_CANONICAL,
+                                [f for f in MNIST_EXERCISES if f != EXERCISES_CANONICAL]),
     "normalise":         Shared(TRAIN, [f for f in TENSOR_MNIST if not f.endswith("/rnn.py")], {
         "examples/ch07/rnn.py": "keeps each image (28, 28), without a channel: to the LSTM "
                                 "an image is a sequence of 28 rows, as its page says",
@@ -89,6 +95,25 @@ SHARED = {
     "Parser":            Shared(TRAIN, ch07("distributed", "transformer", "trained_model")),
     "positive":          Shared(TRAIN, ch07("distributed", "transformer", "trained_model")),
     "make_optimizer":    Shared(TRAIN, ch07("distributed")),
+    # The pages' own functions that their exercises' solutions use as they are.
+    "forward":           Shared("examples/ch07/how_networks_learn.py",
+                                ch07("how_networks_learn_exercises")),
+    "softmax":           Shared("examples/ch07/how_networks_learn.py",
+                                ch07("how_networks_learn_exercises")),
+    "cross_entropy":     Shared("examples/ch07/how_networks_learn.py",
+                                ch07("how_networks_learn_exercises")),
+    "backward":          Shared("examples/ch07/how_networks_learn.py",
+                                ch07("how_networks_learn_exercises")),
+    "sgd_step":          Shared("examples/ch07/how_networks_learn.py",
+                                ch07("how_networks_learn_exercises")),
+    "sequential_net":    Shared("examples/ch07/nn_building_blocks.py",
+                                ch07("nn_building_blocks_exercises")),
+    "gradient_norms":    Shared("examples/ch07/nn_building_blocks.py",
+                                ch07("nn_building_blocks_exercises"), {
+        "examples/ch07/trained_model.py": "every parameter's gradient norm over a run of "
+                                          "steps, for its checklist's zero_grad bug",
+    }),
+    "OPTIMIZERS":        Shared("examples/ch07/optimizers.py", ch07("optimizers_exercises")),
 }
 
 # Named snippet sections (`# --8<-- [start:name]`) that a page may show once and another page
@@ -96,8 +121,7 @@ SHARED = {
 REPEATED_SECTIONS = {
     "network":     (TRAIN, ch07("distributed", "optimizers")),
     "data":        (TRAIN, ch07("distributed", "cnn", "optimizers", "regularization",
-                                "how_networks_learn", "nn_building_blocks", "trained_model")
-                    + EXERCISES),
+                                "how_networks_learn", "nn_building_blocks", "trained_model")),
     "validation":  ("examples/ch07/regularization.py", VALIDATION),
     "errors":      (TRAIN, [*TENSOR_MNIST, MANUSCRIPT]),
     "evaluate":    (TRAIN, ch07("distributed", "cnn", "rnn", "optimizers", "regularization",

@@ -9,10 +9,7 @@
 
 # %%
 # --8<-- [start:setup]
-import errno
 import math
-import os
-import tempfile
 import time
 
 import torch
@@ -60,94 +57,29 @@ def accuracy(net):
 
 
 # %%
-# --8<-- [start:errors]
-MNIST_FILES = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-]
-
-
-def mnist_error(data_dir, error):
-    """Why MNIST could not be loaded, and what to do, in one line: its files
-    are missing and could not be downloaded, or one of them is damaged."""
-    raw = os.path.join(data_dir, "MNIST", "raw", "")  # ends with a "/"
-    reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
-    if not all(os.path.isfile(raw + name) for name in MNIST_FILES):
-        return (
-            f"error: MNIST is not in {raw} and could not be downloaded "
-            f"({reason}). Offline? Copy the four uncompressed MNIST files "
-            f"there: {', '.join(MNIST_FILES)}"
-        )
-    for name in MNIST_FILES:  # all four are there: is one of them damaged?
-        try:
-            if "images" in name:
-                torchvision.datasets.mnist.read_image_file(raw + name)
-            else:
-                torchvision.datasets.mnist.read_label_file(raw + name)
-        except Exception:
-            return (
-                f"error: {raw + name} is damaged: delete it and run again to "
-                f"download it afresh, or replace it with a good copy"
-            )
-    return f"error: MNIST in {raw} could not be loaded ({reason})"
-
-
-def check_writable(*paths):
-    """Stop at once, before any training, if a file that the program will
-    write later cannot be written (None stands for a file not asked for)."""
-    for path in paths:
-        if path is None:
-            continue
-        folder = os.path.dirname(path) or "."
-        try:
-            if os.path.isdir(path):
-                raise IsADirectoryError(errno.EISDIR, "it is a folder")
-            if os.path.isfile(folder):
-                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
-            os.makedirs(folder, exist_ok=True)  # as writing it would
-            with tempfile.TemporaryFile(dir=folder):
-                pass  # the folder takes new files
-            if os.path.exists(path) and not os.access(path, os.W_OK):
-                raise PermissionError(errno.EACCES, "it is read-only")
-        except OSError as error:
-            raise SystemExit(
-                f"error: cannot write {path} ({error.strerror or error}); "
-                f"stopped before doing anything"
-            ) from None
-    # --8<-- [end:errors]
-
-
-# %%
-# --8<-- [start:data]
-def normalise(images):
-    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as
-    ToTensor() followed by Normalize((MEAN,), (STD,)) makes them."""
-    return images.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
-
-
-def load_mnist(data_dir="./data", device="cpu"):
-    """Both MNIST splits as normalised tensors on the device: the images are
-    decoded and normalised once, not once per image per epoch. MNIST is
-    downloaded into data_dir if it is not there."""
+# --8<-- [start:load]
+def read_mnist(data_dir):
+    """Both MNIST splits as (images, labels), the images normalised as in the
+    chapter, (N, 1, 28, 28). MNIST is downloaded into data_dir if missing; if
+    it cannot be loaded, one line says why, not a traceback."""
     try:
         splits = [
             torchvision.datasets.MNIST(data_dir, train=train, download=True)
             for train in (True, False)
         ]
-    except Exception as error:  # missing or damaged: one line, no traceback
-        raise SystemExit(mnist_error(data_dir, error)) from None
+    except Exception as error:  # missing and offline, or a damaged file
+        reason = (str(error).strip().splitlines() or [repr(error)])[-1]
+        raise SystemExit(
+            f"error: MNIST could not be loaded from {data_dir} ({reason}); "
+            f"the page's program downloads it, or names the damaged file"
+        ) from None
     return [
-        (normalise(split.data).to(device), split.targets.to(device))
+        ((split.data.unsqueeze(1).float() / 255 - MEAN) / STD, split.targets)
         for split in splits
     ]
-    # --8<-- [end:data]
 
 
-# %%
-# --8<-- [start:load]
-(train_images, train_labels), (test_images, test_labels) = load_mnist(DATA_DIR)
+(train_images, train_labels), (test_images, test_labels) = read_mnist(DATA_DIR)
 print(f"{len(train_images):,} training and {len(test_images):,} test images")
 # --8<-- [end:load]
 
