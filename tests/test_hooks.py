@@ -254,10 +254,11 @@ def test_printed_output_keeps_the_indentation_of_its_placeholder(monkeypatch):
     assert recorded_runs.fill(sentence) == "It ends at 97.1 %."
 
 
-def test_code_markup_drops_only_spans_that_draw_nothing():
-    """hooks/code_markup.py drops Pygments' <span class="n"> from chapter pages: Material colours
-    that class with the code's own text colour in both schemes (if a Material release changes
-    that, this fails), and the text of the code is unchanged."""
+def test_lighter_pages_drop_only_code_spans_that_draw_nothing():
+    """hooks/lighter_pages.py drops Pygments' name and punctuation spans from chapter pages:
+    Material colours names with the code's own text colour in both schemes (if a Material
+    release changes that, this fails), the book's style sheet colours punctuation so too, and
+    the text of the code, and every other token's span, are unchanged."""
     import html as html_module
 
     import material
@@ -265,24 +266,69 @@ def test_code_markup_drops_only_spans_that_draw_nothing():
     import pygments.formatters
     import pygments.lexers
 
-    from hooks.code_markup import without_name_spans
+    from hooks.lighter_pages import without_invisible_spans
 
     sheets = pathlib.Path(material.__file__).parent / "templates" / "assets" / "stylesheets"
     css = "".join(p.read_text(encoding="utf-8") for p in sheets.glob("*.css"))
     rules = re.findall(r"([^{}]*)\{([^}]*)\}", css)
-    colours = {body for selectors, body in rules if ".highlight .n" in selectors.split(",")}
-    assert colours == {"color:var(--md-code-hl-name-color)"}
+    for token, variable in (("n", "name"), ("p", "punctuation")):
+        colours = {
+            body for selectors, body in rules if f".highlight .{token}" in selectors.split(",")
+        }
+        assert colours == {f"color:var(--md-code-hl-{variable}-color)"}, token
     assert set(re.findall(r"--md-code-hl-name-color:([^;}]*)", css)) == {"var(--md-code-fg-color)"}
     extra = (REPO / "docs" / "assets" / "stylesheets" / "extra.css").read_text(encoding="utf-8")
-    assert "hl-name-color" not in extra and not re.search(r"\.n\b", extra)
+    extra_rules = re.findall(r"([^{}]*)\{([^}]*)\}", re.sub(r"/\*.*?\*/", "", extra, flags=re.S))
+    punctuation = [
+        (selectors.strip(), body) for selectors, body in extra_rules if "hl-punctuation" in body
+    ]
+    # One rule, for every scheme (an attribute selector, after Material's sheets), and last.
+    assert punctuation == [
+        ("[data-md-color-scheme]", "\n  --md-code-hl-punctuation-color: var(--md-code-fg-color);\n")
+    ]
+    assert "hl-name-color" not in extra and not re.search(r"\.[np]\b", extra)
 
     code = (REPO / "examples" / "ch07" / "mnist_mlp.py").read_text(encoding="utf-8")
     lexer, formatter = pygments.lexers.PythonLexer(), pygments.formatters.HtmlFormatter()
     highlighted = pygments.highlight(code, lexer, formatter)
-    lighter = without_name_spans(highlighted)
-    assert '<span class="n">' in highlighted and '<span class="n">' not in lighter
+    lighter = without_invisible_spans(highlighted)
+    for token in ("n", "p"):
+        assert f'<span class="{token}">' in highlighted and f'<span class="{token}">' not in lighter
     text = [html_module.unescape(re.sub(r"<[^>]+>", "", h)) for h in (highlighted, lighter)]
     assert text[0] == text[1] and code in text[1]
-    others = [re.findall(r'<span class="(?!n")[^"]+">', h) for h in (highlighted, lighter)]
+    others = [re.findall(r'<span class="(?![np]")[^"]+">', h) for h in (highlighted, lighter)]
     assert others[0] == others[1]  # every other token keeps its colour
-    assert len(lighter) < 0.85 * len(highlighted)
+    assert len(lighter) < 0.75 * len(highlighted)
+
+
+def test_lighter_pages_drop_indentation_but_no_tag_and_no_text():
+    """A page without its indentation: the same tags with the same attributes,
+    the same text once runs of whitespace are one space (as a browser renders them), and
+    every <pre>, <textarea> and <script> to the character."""
+    import html.parser
+
+    from hooks.lighter_pages import VERBATIM, without_indentation
+
+    class Parts(html.parser.HTMLParser):
+        def __init__(self, page):
+            super().__init__(convert_charrefs=True)
+            self.tags, self.text = [], []
+            self.feed(page)
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append((tag, attrs))
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    page = (
+        "<html>\n  <body>\n    <nav>\n      <a href='x'>A\n        link</a>\n    </nav>\n"
+        "    <pre><code>def f():\n    return 1\n</code></pre>\n    <script>\n  var a = 1;\n"
+        "    </script>\n    <textarea>\n  kept</textarea>\n  </body>\n</html>\n"
+    )
+    lighter = without_indentation(page)
+    assert len(lighter) < len(page) and "\n  " not in VERBATIM.sub("", lighter)
+    assert [m[0] for m in VERBATIM.findall(lighter)] == [m[0] for m in VERBATIM.findall(page)]
+    before, after = Parts(page), Parts(lighter)
+    assert before.tags == after.tags
+    assert " ".join("".join(before.text).split()) == " ".join("".join(after.text).split())
