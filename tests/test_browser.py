@@ -67,10 +67,15 @@ def all_pages(built_site):
     return pages_of(built_site)
 
 
-# The pages the build writes: one for each Markdown page and notebook under docs/, the print
-# page and the 404 page. Known before the build, so that each is a test of its own, which
-# either worker may take (test_the_site_has_the_pages_these_tests_visit keeps the list true).
-SOURCES = sorted((REPO / "docs").rglob("*.md")) + sorted((REPO / "docs").rglob("*.ipynb"))
+# The pages the build writes: one for each Markdown page and notebook under docs/ (but the
+# exercises' solutions, which are downloads: their code and output are on their section's
+# page), the print page and the 404 page. Known before the build, so that each is a test of
+# its own, which either worker may take (test_the_site_has_the_pages_these_tests_visit keeps
+# the list true).
+NOTEBOOK_PAGES = [
+    p for p in sorted((REPO / "docs").rglob("*.ipynb")) if not p.stem.endswith("_exercises")
+]
+SOURCES = sorted((REPO / "docs").rglob("*.md")) + NOTEBOOK_PAGES
 PAGES = sorted(
     [p.relative_to(REPO / "docs").with_suffix(".html").as_posix() for p in SOURCES]
     + ["404.html", "print_page.html"]

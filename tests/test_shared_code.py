@@ -114,6 +114,7 @@ SHARED = {
                                           "steps, for its checklist's zero_grad bug",
     }),
     "OPTIMIZERS":        Shared("examples/ch07/optimizers.py", ch07("optimizers_exercises")),
+    "batches":           Shared("examples/ch07/trained_model.py", ch07("trained_model_exercises")),
 }
 
 # Named snippet sections (`# --8<-- [start:name]`) that a page may show once and another page
