@@ -1,15 +1,38 @@
 """Every file in examples/ runs on its own, to the end: as `python -m examples.<...>`, as a
-reader runs it from the repository, and as a notebook, cell by cell."""
+reader runs it from the repository, and as a notebook, cell by cell (the exercises' solutions,
+which run the same statements either way, once, as a notebook)."""
 
+import ast
 import importlib
 
+import jupytext
 import pytest
 
 from tests.conftest import EXAMPLES, QUICK, by_example, example_name, module_name
 from tests.helpers import describe
 
+# The exercises' solutions (examples/ch07/<page>_exercises.py) have no flags, no __main__
+# branch and no __file__: run as a module, a file executes the same statements, in the same
+# order, as its notebook run does cell by cell, so that one run proves both (checked below).
+PROGRAMS = [p for p in EXAMPLES if not p.stem.endswith("_exercises")]
+SOLUTIONS = [p for p in EXAMPLES if p.stem.endswith("_exercises")]
 
-@pytest.mark.parametrize("module", [by_example(example_name(p), module_name(p)) for p in EXAMPLES])
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=example_name)
+def test_exercises_run_as_a_module_exactly_as_in_their_notebook(path):
+    """Nothing in the file depends on how it is run: no `if __name__`, no command line, no
+    `__file__`; its cells are its whole text, so the notebook runs every statement."""
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    assert "__name__" not in names and "__file__" not in names, path.name
+    assert "argv" not in attributes and "argparse" not in source, path.name
+    cells = "\n".join(c.source for c in jupytext.read(path).cells if c.cell_type == "code")
+    assert ast.dump(ast.parse(cells)) == ast.dump(tree), "a statement outside the cells"
+
+
+@pytest.mark.parametrize("module", [by_example(example_name(p), module_name(p)) for p in PROGRAMS])
 def test_example_runs_as_a_module(module, module_run):
     result = module_run(module)
     assert result.returncode == 0, describe(result)
