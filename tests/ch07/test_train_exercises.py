@@ -94,6 +94,11 @@ def test_one_nan_pixel_makes_every_parameter_nan_in_the_first_epoch(notebook_run
         assert nan["parameters"] == 784 * 512 + 512 + 512 * 10 + 10
         steps = math.ceil((images - round(images / 12)) / 256)
         assert 1 <= nan["step"] <= steps, "in epoch 1, the epoch the image is drawn in"
+        # The first step whose batch holds image 0: the page's "step 32" on the full data.
+        shuffle = torch.randperm(
+            images - round(images / 12), generator=torch.Generator().manual_seed(1)
+        )
+        assert nan["step"] == (shuffle == 0).nonzero().item() // 256 + 1
 
 
 def test_resuming_from_everything_is_bit_identical_and_from_the_weights_alone_is_not(
