@@ -236,11 +236,14 @@ def data_files(example: pathlib.Path) -> list[pathlib.Path]:
     copies them into the run's folder, the build offers them for download
     beside the notebook (hooks/recorded_runs.py) and the tests put them in
     the reader's folder (tests/helpers.py). The solutions to a page's
-    exercises, <example>_exercises.py, read the example's files."""
+    exercises, <example>_exercises.py, take those of the example's files that
+    they name."""
     stem = example.stem.removesuffix("_exercises")
-    return sorted(
-        p for p in example.parent.glob(f"{stem}_*") if p.suffix != ".py"
-    )
+    files = [p for p in example.parent.glob(f"{stem}_*") if p.suffix != ".py"]
+    if stem != example.stem:  # the exercises': only the files they read
+        source = example.read_text(encoding="utf-8")
+        files = [p for p in files if p.name in source]
+    return sorted(files)
 
 
 def fetch_cell(example: pathlib.Path, repo_url: str | None):

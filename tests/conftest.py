@@ -13,9 +13,13 @@ built site form another. Each worker, and every process it starts, uses one thre
 two never fight over the machine's two cores.
 """
 
+import contextlib
 import dataclasses
+import io
+import json
 import os
 import pathlib
+import runpy
 import subprocess
 import sys
 
@@ -112,6 +116,39 @@ def notebook_run(tmp_path_factory):
     return run
 
 
+@pytest.fixture(scope="session")
+def solutions_run(tmp_path_factory):
+    """The solutions to a page's exercises (examples/<chapter>/<page>_exercises.py), run once
+    per session as `python -m` runs them (runpy, as __main__), in this process, in a reader's
+    folder: the same statements a notebook run executes (tests/test_examples.py checks that
+    nothing in the file depends on how it is run), without starting a Python, a kernel and
+    PyTorch again for each of them (about 4.5 s a file). Its `results` come back as JSON
+    would give them, as the notebook run's do; an error fails every test that asks."""
+    runs = {}
+
+    def run(name: str) -> NotebookRun:
+        if name not in runs:
+            folder = reader_folder(tmp_path_factory.mktemp(name.replace("/", "_") + "_run"))
+            printed, here = io.StringIO(), os.getcwd()
+            os.chdir(folder)
+            try:
+                with contextlib.redirect_stdout(printed):
+                    namespace = runpy.run_module(
+                        "examples." + name.replace("/", "."), run_name="__main__"
+                    )
+                results = json.loads(json.dumps(namespace["results"], default=float))
+                runs[name] = NotebookRun(results, printed.getvalue(), folder, None)
+            except BaseException as error:  # SystemExit too: a reader's one-line error
+                runs[name] = error
+            finally:
+                os.chdir(here)
+        if isinstance(runs[name], BaseException):
+            pytest.fail(f"{name} failed: {runs[name]!r}", pytrace=False)
+        return runs[name]
+
+    return run
+
+
 def with_quick_parameters(example: pathlib.Path, code: str, folder: pathlib.Path) -> pathlib.Path:
     """The example as a notebook in folder, with `code` in a cell after its cell tagged
     "parameters", tagged "injected-parameters" as papermill tags the cell it inserts."""
@@ -157,7 +194,7 @@ def pytest_collection_modifyitems(config, items):
         chapter_test = f"{item.path.parent.name}/{item.path.stem.removeprefix('test_')}"
         if chapter_test in names and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(chapter_test))
-        if {"module_run", "notebook_run"} & set(item.fixturenames):
+        if {"module_run", "notebook_run", "solutions_run"} & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
 
     # The print page in a browser first: the whole chapter, the longest single test. Then

@@ -1,6 +1,6 @@
 """Every file in examples/ runs on its own, to the end: as `python -m examples.<...>`, as a
 reader runs it from the repository, and as a notebook, cell by cell (the exercises' solutions,
-which run the same statements either way, once, as a notebook)."""
+which run the same statements either way, once, in the tests' process)."""
 
 import ast
 import importlib
@@ -13,7 +13,9 @@ from tests.helpers import describe
 
 # The exercises' solutions (examples/ch07/<page>_exercises.py) have no flags, no __main__
 # branch and no __file__: run as a module, a file executes the same statements, in the same
-# order, as its notebook run does cell by cell, so that one run proves both (checked below).
+# order, as a notebook run does cell by cell (checked below), so that one run proves both:
+# as a module, in the tests' process (tests/conftest.py: solutions_run). The recorder runs
+# each as a notebook, on the full MNIST, and tests/test_notebooks.py holds its cells equal.
 PROGRAMS = [p for p in EXAMPLES if not p.stem.endswith("_exercises")]
 SOLUTIONS = [p for p in EXAMPLES if p.stem.endswith("_exercises")]
 
@@ -39,7 +41,13 @@ def test_example_runs_as_a_module(module, module_run):
     assert "Traceback" not in result.stderr, describe(result)
 
 
-@pytest.mark.parametrize("name", [by_example(example_name(p), example_name(p)) for p in EXAMPLES])
+@pytest.mark.parametrize("name", [by_example(example_name(p), example_name(p)) for p in SOLUTIONS])
+def test_exercises_run_to_the_end(name, solutions_run):
+    run = solutions_run(name)  # fails the test with the error, if one is raised
+    assert run.results, "each solution leaves what it found in `results`"
+
+
+@pytest.mark.parametrize("name", [by_example(example_name(p), example_name(p)) for p in PROGRAMS])
 def test_example_runs_as_a_notebook(name, notebook_run):
     run = notebook_run(name)  # fails the test with the cell's error, if one fails
     assert isinstance(run.results, dict), "the example should leave a `results` dictionary"

@@ -332,3 +332,17 @@ def test_lighter_pages_drop_indentation_but_no_tag_and_no_text():
     before, after = Parts(page), Parts(lighter)
     assert before.tags == after.tags
     assert " ".join("".join(before.text).split()) == " ".join("".join(after.text).split())
+
+
+def test_an_exercises_file_gets_its_pages_data_files_only_when_it_reads_them(tmp_path):
+    """examples/record.py's data_files: the recorder copies them, the build offers them as
+    downloads beside the notebook, the tests put them in the reader's folder."""
+    from examples.record import data_files
+
+    (tmp_path / "page_text.txt").write_text("a text\n")
+    (tmp_path / "page.py").write_text("open('page_text.txt')\n")
+    (tmp_path / "page_exercises.py").write_text("x = 1\n")
+    assert data_files(tmp_path / "page.py") == [tmp_path / "page_text.txt"]
+    assert data_files(tmp_path / "page_exercises.py") == []
+    (tmp_path / "page_exercises.py").write_text("text = open('page_text.txt').read()\n")
+    assert data_files(tmp_path / "page_exercises.py") == [tmp_path / "page_text.txt"]

@@ -9,8 +9,8 @@ A program is proven to run in one of two ways, never both:
 - when its statements are the example's own, in the same order (the whole file, or its
   beginning: the page leaves out the notebook's plotting cells, say), the example's module
   run proves it: the same statements ran, in the same order, before anything else did (for
-  the exercises' solutions, which run once, their notebook run). The test compares the two
-  programs' syntax trees, which ignore only comments and layout;
+  the exercises' solutions, which run once, their run in the tests' process). The test
+  compares the two programs' syntax trees, which ignore only comments and layout;
 - otherwise it is saved to a file and run with `python`, as a reader who pressed the copy
   button would.
 A shell block runs in a copy of the repository; a line of it that is exactly an example's
@@ -145,13 +145,13 @@ def shell_commands(code: str) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.parametrize("page, block", list(blocks()))
-def test_code_block_runs(page, block, tmp_path, module_run, notebook_run):
+def test_code_block_runs(page, block, tmp_path, module_run, solutions_run):
     if language(block) in PYTHON:
         module = opening_of_example(page, block.code)
         if module and module.endswith("_exercises") and block.expected_output is None:
-            # The exercises' solutions run once, as a notebook: the same statements, in the
-            # same order, as a module (tests/test_examples.py). A cell's error fails here.
-            notebook_run(module.removeprefix("examples.").replace(".", "/"))
+            # The exercises' solutions run once, in the tests' process (tests/conftest.py):
+            # the same statements, in the same order. An error fails here.
+            solutions_run(module.removeprefix("examples.").replace(".", "/"))
             return
         if module and block.expected_output is None:
             result = module_run(module)  # the same statements, in the same order

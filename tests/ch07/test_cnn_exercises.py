@@ -13,13 +13,13 @@ from tests.helpers import recorded_results
 NAME = "ch07/cnn_exercises"
 
 
-def both_runs(notebook_run):
-    return notebook_run(NAME).results, recorded_results(NAME)
+def both_runs(solutions_run):
+    return solutions_run(NAME).results, recorded_results(NAME)
 
 
-def test_padding_changes_only_fc1(notebook_run):
+def test_padding_changes_only_fc1(solutions_run):
     convolutions = (16 * 25 + 2 * 16) + (32 * 16 * 25 + 2 * 32)  # with their batch norms
-    for results in both_runs(notebook_run):
+    for results in both_runs(solutions_run):
         rows = results["padding"]
         assert [row["padding"] for row in rows] == [0, 2]
         for row, size in zip(rows, (4, 7)):  # 28 -> 24 -> 12 -> 8 -> 4; 28 -> 14 -> 14 -> 7
@@ -29,8 +29,8 @@ def test_padding_changes_only_fc1(notebook_run):
         assert 28 + 2 * 2 - 5 + 1 == 28 and 32 * 7 * 7 == 1_568
 
 
-def test_receptive_fields_by_the_rule_and_by_the_gradients(notebook_run):
-    for results in both_runs(notebook_run):
+def test_receptive_fields_by_the_rule_and_by_the_gradients(solutions_run):
+    for results in both_runs(solutions_run):
         rows = results["receptive_field"]
         assert [(r["size"], r["field"], r["jump"]) for r in rows] == [
             (24, 5, 1),
@@ -44,13 +44,13 @@ def test_receptive_fields_by_the_rule_and_by_the_gradients(notebook_run):
         assert 3 * 4 + 16 == 28, "fc1's 4 x 4 positions span the whole image"
 
 
-def test_a_bias_before_batch_norm_changes_nothing(notebook_run):
-    for results in both_runs(notebook_run):
+def test_a_bias_before_batch_norm_changes_nothing(solutions_run):
+    for results in both_runs(solutions_run):
         assert results["bias"]["difference"] < 1e-5, "float32 rounding only"
 
 
-def test_shifted_digits_hurt_the_mlp_more_than_the_cnn(notebook_run):
-    for results in both_runs(notebook_run):
+def test_shifted_digits_hurt_the_mlp_more_than_the_cnn(solutions_run):
+    for results in both_runs(solutions_run):
         assert results["train_images"] in (4_000, 60_000)
         assert [row["pixels"] for row in results["shifted"]] == [0, 1, 2, 3, 4]
         assert results["shifted"][0]["ink_lost"] == 0
@@ -67,8 +67,8 @@ def test_shifted_digits_hurt_the_mlp_more_than_the_cnn(notebook_run):
     assert rows[4]["CNN"] < rows[0]["CNN"] - 10, "the CNN minds too"
 
 
-def test_without_batch_norm_a_higher_rate_fails(notebook_run):
-    rows = notebook_run(NAME).results["batch_norm"]
+def test_without_batch_norm_a_higher_rate_fails(solutions_run):
+    rows = solutions_run(NAME).results["batch_norm"]
     assert [(r["batch_norm"], r["peak_lr"]) for r in rows] == [
         (True, 0.3),
         (False, 0.1),

@@ -13,12 +13,12 @@ from tests.helpers import recorded_results
 NAME = "ch07/how_networks_learn_exercises"
 
 
-def both(notebook_run):
-    return [notebook_run(NAME).results, recorded_results(NAME)]
+def both(solutions_run):
+    return [solutions_run(NAME).results, recorded_results(NAME)]
 
 
-def test_every_score_zero_costs_log_10_and_b2_learns_the_digits_shares(notebook_run):
-    for results in both(notebook_run):
+def test_every_score_zero_costs_log_10_and_b2_learns_the_digits_shares(solutions_run):
+    for results in both(solutions_run):
         uniform = results["uniform"]
         assert math.isclose(uniform["loss"], math.log(10), rel_tol=1e-6)
         assert uniform["b2_difference"] < 1e-6, "0.1 minus each digit's share, to rounding"
@@ -26,8 +26,8 @@ def test_every_score_zero_costs_log_10_and_b2_learns_the_digits_shares(notebook_
         assert uniform["W2_largest_gradient"] > 1e-3
 
 
-def test_the_nudged_slope_is_best_in_float64_and_fails_in_float32_at_small_eps(notebook_run):
-    for results in both(notebook_run):
+def test_the_nudged_slope_is_best_in_float64_and_fails_in_float32_at_small_eps(solutions_run):
+    for results in both(solutions_run):
         rows = results["precision"]
         assert [row["eps"] for row in rows] == [10.0**-k for k in range(1, 8)]
         errors64 = [row["float64"] for row in rows]
@@ -46,8 +46,8 @@ def test_the_nudged_slope_is_best_in_float64_and_fails_in_float32_at_small_eps(n
     assert 2 * 1e-6 * gradient < 2.0**-22, "the page: the change is under float32's gap"
 
 
-def test_tanh_by_hand_equals_autograd_and_relu_is_the_pages_epoch(notebook_run):
-    for results in both(notebook_run):
+def test_tanh_by_hand_equals_autograd_and_relu_is_the_pages_epoch(solutions_run):
+    for results in both(solutions_run):
         assert results["tanh"]["agree"] is True
     tanh = recorded_results(NAME)["tanh"]
     page = recorded_results("ch07/how_networks_learn")["epoch"]
@@ -56,8 +56,8 @@ def test_tanh_by_hand_equals_autograd_and_relu_is_the_pages_epoch(notebook_run):
     assert min(tanh["ReLU"], tanh["Tanh"]) > 90
 
 
-def test_without_random_weights_the_units_stay_copies(notebook_run):
-    for results in both(notebook_run):
+def test_without_random_weights_the_units_stay_copies(solutions_run):
+    for results in both(solutions_run):
         zero, constant = results["symmetry"]["zero"], results["symmetry"]["constant"]
         assert zero["W2_change"] == 0.0 and zero["spread"] == 0.0
         assert zero["answers"] == 1

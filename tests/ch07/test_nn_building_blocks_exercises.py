@@ -13,12 +13,12 @@ from tests.helpers import recorded_results
 NAME = "ch07/nn_building_blocks_exercises"
 
 
-def both(notebook_run):
-    return [notebook_run(NAME).results, recorded_results(NAME)]
+def both(solutions_run):
+    return [solutions_run(NAME).results, recorded_results(NAME)]
 
 
-def test_the_shapes_and_counts_follow_the_formulas(notebook_run):
-    for results in both(notebook_run):
+def test_the_shapes_and_counts_follow_the_formulas(solutions_run):
+    for results in both(solutions_run):
         chain = results["shapes"]["chain"]
         assert [row["shape"] for row in chain] == [
             [256, 16, 28, 28],
@@ -42,13 +42,13 @@ def test_the_shapes_and_counts_follow_the_formulas(notebook_run):
         assert lstm["output"] == [256, 28, 128] and lstm["h_n"] == [2, 256, 128]
 
 
-def test_a_state_dict_loads_into_the_sequential_only_renamed(notebook_run):
-    for results in both(notebook_run):
+def test_a_state_dict_loads_into_the_sequential_only_renamed(solutions_run):
+    for results in both(solutions_run):
         assert results["state_dict"] == {"not_strict_same": False, "renamed_same": True}
 
 
-def test_without_glorot_the_relu_network_learns_nothing_in_its_epoch(notebook_run):
-    for results in both(notebook_run):
+def test_without_glorot_the_relu_network_learns_nothing_in_its_epoch(solutions_run):
+    for results in both(solutions_run):
         init = results["init"]
         assert init["ReLU_default"]["answers"] == 1, "the same answer for every digit"
         for name in ("ReLU", "Tanh"):
@@ -66,8 +66,8 @@ def test_without_glorot_the_relu_network_learns_nothing_in_its_epoch(notebook_ru
     assert relu["first_to_last"] < 0.1 < 1 < init["ReLU_glorot"]["first_to_last"]
 
 
-def test_shuffled_pixels_cost_the_cnn_and_not_the_mlp(notebook_run):
-    for results in both(notebook_run):
+def test_shuffled_pixels_cost_the_cnn_and_not_the_mlp(solutions_run):
+    for results in both(solutions_run):
         mlp, cnn = results["shuffled"]["MLP"], results["shuffled"]["CNN"]
         assert mlp["start_difference"] < 1e-5, "the same network, its columns reordered"
         assert (mlp["parameters"], cnn["parameters"]) == (101_770, 4_138)

@@ -16,12 +16,12 @@ NAME = "ch07/optimizers_exercises"
 PARAMETERS = 784 * 512 + 512 + 512 * 10 + 10
 
 
-def runs(notebook_run):
-    return notebook_run(NAME).results, recorded_results(NAME)
+def runs(solutions_run):
+    return solutions_run(NAME).results, recorded_results(NAME)
 
 
-def test_momentum_and_rmsprop_keep_one_number_per_weight_and_adam_two(notebook_run):
-    for results in runs(notebook_run):
+def test_momentum_and_rmsprop_keep_one_number_per_weight_and_adam_two(solutions_run):
+    for results in runs(solutions_run):
         memory = results["memory"]
         assert memory["parameters"] == PARAMETERS
         assert memory["sgd"] == 0, "plain SGD keeps nothing"
@@ -30,8 +30,8 @@ def test_momentum_and_rmsprop_keep_one_number_per_weight_and_adam_two(notebook_r
     assert 2 * 10**9 * 4 / 1e9 == 8, "a billion parameters: Adam's two averages, 8 GB"
 
 
-def test_the_steps_on_one_weight_follow_the_formulas(notebook_run):
-    for results in runs(notebook_run):
+def test_the_steps_on_one_weight_follow_the_formulas(solutions_run):
+    for results in runs(solutions_run):
         steps = results["steps"]
         for gradient in (1, 100):
             sgd = steps[f"sgd_{gradient}"]
@@ -51,8 +51,8 @@ def test_the_steps_on_one_weight_follow_the_formulas(notebook_run):
         assert round(steps["momentum_1"][2], 2) == 10.0, "momentum's limit, 10 g"
 
 
-def test_adams_first_step_moves_every_weight_by_the_learning_rate(notebook_run):
-    for results in runs(notebook_run):
+def test_adams_first_step_moves_every_weight_by_the_learning_rate(solutions_run):
+    for results in runs(solutions_run):
         first = results["first_step"]
         # PyTorch's nn.Linear(784, ...) draws its weights uniformly in +-1/28.
         assert abs(first["mean_weight"] - 1 / 28 / 2) < 0.001

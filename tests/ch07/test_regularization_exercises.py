@@ -13,12 +13,12 @@ NAME = "ch07/regularization_exercises"
 MATRICES = 784 * 512 + 512 * 10
 
 
-def runs(notebook_run):
-    return notebook_run(NAME).results, recorded_results(NAME)
+def runs(solutions_run):
+    return solutions_run(NAME).results, recorded_results(NAME)
 
 
-def test_dropout_drops_a_share_p_and_rescales_the_rest(notebook_run):
-    for results in runs(notebook_run):
+def test_dropout_drops_a_share_p_and_rescales_the_rest(solutions_run):
+    for results in runs(solutions_run):
         for key, p in (("p50", 0.5), ("p20", 0.2)):
             dropout = results["dropout"][key]
             assert dropout["values"] == [0.0, 1 / (1 - p)]
@@ -28,8 +28,8 @@ def test_dropout_drops_a_share_p_and_rescales_the_rest(notebook_run):
             assert dropout["eval_unchanged"] is True
 
 
-def test_weight_decay_on_the_matrices_and_what_batch_norm_adds(notebook_run):
-    for results in runs(notebook_run):
+def test_weight_decay_on_the_matrices_and_what_batch_norm_adds(solutions_run):
+    for results in runs(solutions_run):
         count = results["count"]
         assert count["baseline"]["decayed"] == count["batch_norm"]["decayed"] == MATRICES
         assert MATRICES == 406_528, "the page's figure"
@@ -41,8 +41,8 @@ def test_weight_decay_on_the_matrices_and_what_batch_norm_adds(notebook_run):
             assert net["state_dict"] == net["decayed"] + net["spared"] + net["not_learned"]
 
 
-def test_a_checkpoint_without_a_copy_follows_the_network(notebook_run):
-    for results in runs(notebook_run):
+def test_a_checkpoint_without_a_copy_follows_the_network(solutions_run):
+    for results in runs(solutions_run):
         checkpoint = results["checkpoint"]
         assert checkpoint["shallow_follows"] is True
         assert checkpoint["shares_memory"] is True
@@ -50,8 +50,8 @@ def test_a_checkpoint_without_a_copy_follows_the_network(notebook_run):
         assert checkpoint["restored"] is True, "to the last digit"
 
 
-def test_forgetting_eval_measures_less_and_changes_the_network(notebook_run):
-    for results in runs(notebook_run):
+def test_forgetting_eval_measures_less_and_changes_the_network(solutions_run):
+    for results in runs(solutions_run):
         forgot = results["forget_eval"]
         assert all(accuracy < forgot["eval"] for accuracy in forgot["train"]), "lower"
         assert forgot["train"][0] != forgot["train"][1], "different at every call"

@@ -13,13 +13,13 @@ from tests.helpers import recorded_results
 NAME = "ch07/rnn_exercises"
 
 
-def both_runs(notebook_run):
-    return notebook_run(NAME).results, recorded_results(NAME)
+def both_runs(solutions_run):
+    return solutions_run(NAME).results, recorded_results(NAME)
 
 
-def test_the_counts_are_pairs_of_w_and_u(notebook_run):
+def test_the_counts_are_pairs_of_w_and_u(solutions_run):
     pair = 28 * 128 + 128 * 128 + 2 * 128
-    for results in both_runs(notebook_run):
+    for results in both_runs(solutions_run):
         count = results["count"]
         assert [count[name]["blocks"] for name in ("RNN", "GRU", "LSTM")] == [1, 3, 4]
         for row in count.values():
@@ -31,8 +31,8 @@ def test_the_counts_are_pairs_of_w_and_u(notebook_run):
         assert round(count["LSTM"]["multiply_adds"] / 1e6, 2) == 2.24
 
 
-def test_clipping_acts_at_about_half_of_the_steps(notebook_run):
-    for results, images in zip(both_runs(notebook_run), (4_000, 60_000)):
+def test_clipping_acts_at_about_half_of_the_steps(solutions_run):
+    for results, images in zip(both_runs(solutions_run), (4_000, 60_000)):
         assert results["train_images"] == images
         assert results["clipping"]["steps"] == math.ceil(int(images / 4) / 128)
     clipping = recorded_results(NAME)["clipping"]
@@ -42,8 +42,8 @@ def test_clipping_acts_at_about_half_of_the_steps(notebook_run):
     assert clipping["first_half_percent"] > clipping["second_half_percent"]
 
 
-def test_the_simple_rnn_learns_less_and_hardly_uses_the_first_rows(notebook_run):
-    assert set(notebook_run(NAME).results["cells"]) == {"LSTM", "GRU", "RNN", "top_ink"}
+def test_the_simple_rnn_learns_less_and_hardly_uses_the_first_rows(solutions_run):
+    assert set(solutions_run(NAME).results["cells"]) == {"LSTM", "GRU", "RNN", "top_ink"}
     recorded = recorded_results(NAME)
     cells = recorded["cells"]
     assert math.isclose(cells["LSTM"]["whole"], recorded["clipping"]["accuracy"], abs_tol=0.01)
@@ -57,8 +57,8 @@ def test_the_simple_rnn_learns_less_and_hardly_uses_the_first_rows(notebook_run)
     assert 60_672 / 80_896 == 0.75, "the GRU's layer: three quarters of the LSTM's"
 
 
-def test_trained_at_every_row_it_answers_early(notebook_run):
-    for results in both_runs(notebook_run):
+def test_trained_at_every_row_it_answers_early(solutions_run):
+    for results in both_runs(solutions_run):
         every_step = results["every_step"]
         assert len(every_step["last_row"]) == len(every_step["every_row"]) == 28
     recorded = recorded_results(NAME)

@@ -23,9 +23,9 @@ def recorded_run(name: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))["metadata"]["recorded_run"]
 
 
-def both(notebook_run):
+def both(solutions_run):
     """The results of this session's run on the subset and of the recording."""
-    return [notebook_run(NAME).results, recorded_results(NAME)]
+    return [solutions_run(NAME).results, recorded_results(NAME)]
 
 
 def test_the_load_block_holds_out_split_validations_images():
@@ -40,8 +40,8 @@ def test_the_load_block_holds_out_split_validations_images():
         assert ours[0].tolist() == kept.indices and ours[1].tolist() == held_out.indices
 
 
-def test_the_one_cycle_schedule_starts_peaks_and_ends_where_the_page_says(notebook_run):
-    for results, images in zip(both(notebook_run), (4_000, 60_000)):
+def test_the_one_cycle_schedule_starts_peaks_and_ends_where_the_page_says(solutions_run):
+    for results, images in zip(both(solutions_run), (4_000, 60_000)):
         one_cycle = results["one_cycle"]
         assert one_cycle["train_images"] == images - round(images / 12)
         assert one_cycle["epoch_steps"] == math.ceil(one_cycle["train_images"] / 256)
@@ -57,8 +57,8 @@ def test_the_one_cycle_schedule_starts_peaks_and_ends_where_the_page_says(notebo
     assert (recorded["epoch_steps"], recorded["steps"], recorded["peak_step"]) == (215, 645, 194)
 
 
-def test_the_data_at_once_is_the_same_faster_and_four_times_the_bytes(notebook_run):
-    for results in both(notebook_run):
+def test_the_data_at_once_is_the_same_faster_and_four_times_the_bytes(solutions_run):
+    for results in both(solutions_run):
         data = results["data_once"]
         assert data["same"] is True
         assert math.isclose(data["megabytes"][0], 4 * data["megabytes"][1])
@@ -69,9 +69,9 @@ def test_the_data_at_once_is_the_same_faster_and_four_times_the_bytes(notebook_r
 
 
 def test_the_schedule_beats_every_constant_rate_and_a_peak_of_10_ruins_the_network_silently(
-    notebook_run,
+    solutions_run,
 ):
-    for results in both(notebook_run):
+    for results in both(solutions_run):
         assert all(row["finite"] for row in results["schedule"]), "the loss stays a number"
     rows = recorded_results(NAME)["schedule"]
     default, peak_10, *constant = [row["accuracy"] for row in rows]  # 0.3, 0.1, 0.03
@@ -88,18 +88,23 @@ def test_the_schedule_beats_every_constant_rate_and_a_peak_of_10_ruins_the_netwo
         assert train["threads"] != recorded_run(NAME)["threads"]
 
 
-def test_one_nan_pixel_makes_every_parameter_nan_in_the_first_epoch(notebook_run):
-    for results, images in zip(both(notebook_run), (4_000, 60_000)):
+def test_one_nan_pixel_makes_every_parameter_nan_in_the_first_epoch(solutions_run):
+    for results, images in zip(both(solutions_run), (4_000, 60_000)):
         nan = results["nan"]
         assert nan["parameters"] == 784 * 512 + 512 + 512 * 10 + 10
         steps = math.ceil((images - round(images / 12)) / 256)
         assert 1 <= nan["step"] <= steps, "in epoch 1, the epoch the image is drawn in"
+        # The first step whose batch holds image 0: the page's "step 32" on the full data.
+        shuffle = torch.randperm(
+            images - round(images / 12), generator=torch.Generator().manual_seed(1)
+        )
+        assert nan["step"] == (shuffle == 0).nonzero().item() // 256 + 1
 
 
 def test_resuming_from_everything_is_bit_identical_and_from_the_weights_alone_is_not(
-    notebook_run,
+    solutions_run,
 ):
-    for results in both(notebook_run):
+    for results in both(solutions_run):
         assert results["everything"]["same"] is True
         assert results["weights"]["same"] is False
         # The weights-only run's new schedule is halfway through; the other's is at its end.

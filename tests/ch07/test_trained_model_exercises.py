@@ -14,13 +14,13 @@ from tests.helpers import recorded_results
 NAME = "ch07/trained_model_exercises"
 
 
-def both(notebook_run):
+def both(solutions_run):
     """The results of this session's run on the subset and of the recording."""
-    return [notebook_run(NAME).results, recorded_results(NAME)]
+    return [solutions_run(NAME).results, recorded_results(NAME)]
 
 
-def test_weights_only_loads_the_state_dict_and_refuses_the_module(notebook_run):
-    for results in both(notebook_run):
+def test_weights_only_loads_the_state_dict_and_refuses_the_module(solutions_run):
+    for results in both(solutions_run):
         outcome = results["weights_only"]
         assert outcome["state_dict"] == "loaded"
         assert outcome["module"].startswith("refused")
@@ -36,9 +36,9 @@ def test_a_digit_two_pixels_off_centre_costs_much_of_the_accuracy():
 
 
 def test_probabilities_into_the_loss_start_at_ln_10_and_cannot_fall_below_the_floor(
-    notebook_run,
+    solutions_run,
 ):
-    for results in both(notebook_run):
+    for results in both(solutions_run):
         probabilities = results["probabilities"]
         first, floor = probabilities["first"], probabilities["floor"]
         assert abs(first["probabilities"] - math.log(10)) < 0.01, "the first check misses it"
@@ -51,8 +51,8 @@ def test_probabilities_into_the_loss_start_at_ln_10_and_cannot_fall_below_the_fl
     assert probabilities["accuracy"][1] < probabilities["accuracy"][0]
 
 
-def test_four_quarter_gradients_add_up_to_the_batchs_and_one_more_doubles_it(notebook_run):
-    for results in both(notebook_run):
+def test_four_quarter_gradients_add_up_to_the_batchs_and_one_more_doubles_it(solutions_run):
+    for results in both(solutions_run):
         accumulate = results["accumulate"]
         assert accumulate["difference"] < 1e-6, "float32 rounding"
         assert abs(accumulate["twice"] - 2) < 1e-3

@@ -14,12 +14,12 @@ from tests.helpers import recorded_results
 NAME = "ch07/transformer_exercises"
 
 
-def runs(notebook_run):
-    return notebook_run(NAME).results, recorded_results(NAME)
+def runs(solutions_run):
+    return solutions_run(NAME).results, recorded_results(NAME)
 
 
-def test_the_weights_grow_with_the_square_of_the_context(notebook_run):
-    for results in runs(notebook_run):
+def test_the_weights_grow_with_the_square_of_the_context(solutions_run):
+    for results in runs(solutions_run):
         shapes = results["shapes"]
         assert shapes["64"] == 32 * 4 * 64 * 64
         assert shapes["128"] == 4 * shapes["64"]
@@ -33,8 +33,8 @@ def test_the_parameter_count_of_the_written_answer():
     assert round(10 * 2 * block / page["parameters"]) == 9, "nine tenths in the blocks"
 
 
-def test_without_the_division_the_softmax_saturates_and_its_gradient_vanishes(notebook_run):
-    for results in runs(notebook_run):
+def test_without_the_division_the_softmax_saturates_and_its_gradient_vanishes(solutions_run):
+    for results in runs(solutions_run):
         rows = results["scaling"]
         assert sorted(map(int, rows)) == [16, 64, 256, 1024]
         ordered = [rows[str(d)] for d in (16, 64, 256, 1024)]
@@ -49,8 +49,8 @@ def test_without_the_division_the_softmax_saturates_and_its_gradient_vanishes(no
         assert max(gradient_divided) < 1.1 * min(gradient_divided)
 
 
-def test_one_causal_block_ignores_the_order_before_the_last_two_do_not(notebook_run):
-    for results in runs(notebook_run):
+def test_one_causal_block_ignores_the_order_before_the_last_two_do_not(solutions_run):
+    for results in runs(solutions_run):
         moved = results["order"]
         assert moved["1"] < 1e-5, "up to rounding"
         assert moved["2"] > 1e-2
