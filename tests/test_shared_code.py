@@ -50,10 +50,11 @@ MNIST_EXERCISES = [f for f in EXERCISES if not f.endswith("/transformer_exercise
 EXERCISES_CANONICAL = "examples/ch07/mnist_mlp_exercises.py"
 # The examples that, like train.py, hold MNIST in memory as normalised tensors.
 TENSOR_MNIST = ch07("distributed", "cnn", "rnn", "optimizers", "regularization",
-                    "how_networks_learn", "nn_building_blocks", "trained_model")
+                    "how_networks_learn", "nn_building_blocks", "trained_model", "deployment")
 # The examples that hold out a validation set, and choose on it (regularization.py, the first
 # page to explain it in full, holds the canonical text).
-VALIDATION = ch07("train", "distributed", "optimizers", "cnn", "rnn", "trained_model")
+VALIDATION = ch07("train", "distributed", "optimizers", "cnn", "rnn", "trained_model",
+                  "deployment")
 
 SHARED = {
     # The data, decoded and normalised once.
@@ -86,13 +87,16 @@ SHARED = {
                                            "page's subject",
     }),
     "evaluate":          Shared(TRAIN, ch07("distributed", "cnn", "rnn", "optimizers",
-                                            "regularization", "trained_model")),
+                                            "regularization", "trained_model", "deployment")),
+    # The CNN, exported by the Deployment page.
+    "ConvNet":           Shared("examples/ch07/cnn.py", ch07("deployment")),
     # The program around the training loop, which distributed.py shares with train.py.
     "CHECKPOINT_FORMAT": Shared(TRAIN, ch07("distributed", "trained_model")),
     "atomic_write":      Shared(TRAIN, ch07("distributed")),
     "load_checkpoint":   Shared(TRAIN, ch07("distributed")),
     "save_epoch":        Shared(TRAIN, ch07("distributed")),
-    "Parser":            Shared(TRAIN, ch07("distributed", "transformer", "trained_model")),
+    "Parser":            Shared(TRAIN, ch07("distributed", "transformer", "trained_model",
+                                            "deployment")),
     "positive":          Shared(TRAIN, ch07("distributed", "transformer", "trained_model")),
     "make_optimizer":    Shared(TRAIN, ch07("distributed")),
     # The pages' own functions that their exercises' solutions use as they are.
@@ -122,11 +126,12 @@ SHARED = {
 REPEATED_SECTIONS = {
     "network":     (TRAIN, ch07("distributed", "optimizers")),
     "data":        (TRAIN, ch07("distributed", "cnn", "optimizers", "regularization",
-                                "how_networks_learn", "nn_building_blocks", "trained_model")),
+                                "how_networks_learn", "nn_building_blocks", "trained_model",
+                                "deployment")),
     "validation":  ("examples/ch07/regularization.py", VALIDATION),
     "errors":      (TRAIN, [*TENSOR_MNIST, MANUSCRIPT]),
     "evaluate":    (TRAIN, ch07("distributed", "cnn", "rnn", "optimizers", "regularization",
-                                "trained_model")),
+                                "trained_model", "deployment")),
     "checkpoint":  (TRAIN, ch07("distributed")),
     "shared_args": (TRAIN, ch07("distributed")),
 }
