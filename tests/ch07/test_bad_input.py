@@ -142,13 +142,31 @@ LAST_FILE = {
     "mnist_mlp": "mnist_mlp_confusion.png",
     "transformer": "transformer_attention.png",
     "trained_model": "trained_model_checklist.png",
+    "deployment": "deployment_digits.bin",
 }
 
 
+def test_a_checkpoint_that_is_not_a_convnet_stops_the_deployment_before_any_work(tmp_path):
+    folder = reader_folder(tmp_path)
+    torch.save({"fc1.weight": torch.zeros(2, 2)}, folder / "other.pt")
+    (folder / "garbage.pt").write_bytes(b"not a checkpoint at all")
+    for name in ("other.pt", "garbage.pt"):
+        result = run_python(
+            ["-m", "examples.ch07.deployment", "--checkpoint", name], cwd=folder, timeout=TIMEOUT
+        )
+        one_line_error(result, name, "state_dict")
+        assert not list(folder.glob("deployment_*")), "nothing written"
+
+
 def test_every_example_that_saves_figures_is_in_that_list():
-    """A new example whose recorded run saved figures fails here until LAST_FILE names it."""
+    """A new example whose recorded run saved figures (or a page's data, .bin) fails here
+    until LAST_FILE names it."""
     figures = REPO / "docs" / "notebooks" / "ch07"
-    saving = {p.stem for p in example_files() if list(figures.glob(f"{p.stem}_*.png"))}
+    saving = {
+        p.stem
+        for p in example_files()
+        if list(figures.glob(f"{p.stem}_*.png")) + list(figures.glob(f"{p.stem}_*.bin"))
+    }
     assert saving == set(LAST_FILE)
 
 
