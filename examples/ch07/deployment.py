@@ -17,6 +17,7 @@ import argparse
 import collections
 import copy
 import errno
+import hashlib
 import math
 import os
 import sys
@@ -414,6 +415,11 @@ def write_digits(images, labels, path):
     pixels = ((images[picked] * STD + MEAN) * 255).round().clamp(0, 255)
     with open(path, "wb") as file:
         file.write(pixels.to(torch.uint8).numpy().tobytes())
+
+
+def sha256(path):
+    with open(path, "rb") as file:
+        return hashlib.sha256(file.read()).hexdigest()
     # --8<-- [end:bytes]
 
 
@@ -473,6 +479,7 @@ def main(argv=None):
         "train_mode_digits": 1000,
         "train_mode_agreement": agreement,
         "weights_bytes": os.path.getsize(WEIGHTS_FILE),
+        "weights_sha256": sha256(WEIGHTS_FILE),  # which file: this run's
         "int8_same_predictions": int8_same,
         "int8_max_prob_difference": int8_difference,
         "int8_test_accuracy": int8_accuracy.item(),

@@ -8,6 +8,7 @@ in Debian's Chromium against PyTorch on those weights, and the demo on the built
 """
 
 import base64
+import hashlib
 import os
 
 import numpy as np
@@ -98,6 +99,7 @@ def test_the_recorded_run_backs_the_page():
     # The published files are the recorded run's, and a trained network's.
     data = (PUBLISHED / deployment.WEIGHTS_FILE).read_bytes()
     assert len(data) == r["weights_bytes"]
+    assert hashlib.sha256(data).hexdigest() == r["weights_sha256"], "re-record: not its file"
     assert (PUBLISHED / deployment.DIGITS_FILE).stat().st_size == r["digits_bytes"]
     images, labels = subset_test_set()  # the first 1,000 of the full test set
     logits = deployment.forward_folded(read_weights(data), deployment.normalise(images))
