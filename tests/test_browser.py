@@ -155,10 +155,11 @@ def test_page_loads_offline_without_errors_passes_axe_and_keeps_its_weight(brows
                 failures.append(f"light: a dark figure is shown: {figure['src'][:80]}")
         runs = [(None, rules)]
         if name == "print_page.html":
-            # Its own parts under every rule; its chapter sections, each a chapter page's HTML
-            # checked on that page, again only under the rules that depend on how the sections
-            # sit together (ids, landmarks, headings), not on colour: the colour rules over
-            # the whole chapter took 26 of the 30 s that axe took here in light.
+            # Its own parts under every rule; the whole page, chapter sections included, again
+            # under every rule but the colour ones, which include those that depend on how the
+            # sections sit together (ids, landmarks, headings). Each section's colours are
+            # checked on its own chapter page: over the whole chapter, the colour rules took
+            # 26 of the 30 s that axe took here in light.
             runs = [(PRINT_PAGE_OWN_PARTS, rules)]
             if scheme == "light":
                 runs.append((None, {**rules, "rules": WITHOUT_COLOUR}))

@@ -55,6 +55,9 @@ TENSOR_MNIST = ch07("distributed", "cnn", "rnn", "optimizers", "regularization",
 # page to explain it in full, holds the canonical text).
 VALIDATION = ch07("train", "distributed", "optimizers", "cnn", "rnn", "trained_model",
                   "deployment")
+# The exercises' solutions that hold out the same validation set as their page.
+VALIDATION_EXERCISES = ch07("optimizers_exercises", "regularization_exercises",
+                            "train_exercises", "trained_model_exercises")
 
 SHARED = {
     # The data, decoded and normalised once.
@@ -76,7 +79,8 @@ SHARED = {
     "check_writable":    Shared(TRAIN, [*TENSOR_MNIST, MANUSCRIPT, *ch07("transformer")]),
     # The chapter's network, and its evaluation on a whole data set.
     # The validation set held out of the training images.
-    "split_validation":  Shared("examples/ch07/regularization.py", VALIDATION),
+    "split_validation":  Shared("examples/ch07/regularization.py",
+                                VALIDATION + VALIDATION_EXERCISES),
     "Net":               Shared(TRAIN, ch07("distributed", "optimizers", "trained_model"), {
         MANUSCRIPT: "the manuscript's network, with its code annotations",
         "examples/ch07/how_networks_learn.py": "64 hidden units: every tensor small enough "

@@ -101,20 +101,34 @@ def read_mnist(data_dir):
     ]
 
 
+def split_validation(images, labels, seed=0):
+    """Hold out one training image in twelve (5,000 of MNIST's 60,000),
+    drawn with a fixed seed, as a validation set: every choice (a learning
+    rate, an epoch count, when to stop) is made on it, so that the test
+    set, read once at the end, measures the network on unseen images."""
+    size = round(len(images) / 12)
+    train, validation = torch.utils.data.random_split(
+        range(len(images)),
+        [len(images) - size, size],
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return (
+        (images[train.indices], labels[train.indices]),
+        (images[validation.indices], labels[validation.indices]),
+    )
+
+
 (images, labels), _ = read_mnist(DATA_DIR)  # the test set stays unread
 # The page's validation set: the same one image in twelve, drawn with seed 0
-count = round(len(images) / 12)
-kept, held_out = torch.utils.data.random_split(
-    range(len(images)),
-    [len(images) - count, count],
-    generator=torch.Generator().manual_seed(0),
+(train_images, train_labels), (validation_images, validation_labels) = (
+    split_validation(images, labels)
 )
-train_images, train_labels = images[kept.indices], labels[kept.indices]
-validation_images = images[held_out.indices]
-validation_labels = labels[held_out.indices]
 small_images = train_images[:TRAIN_IMAGES]  # the page's 1,000
 small_labels = train_labels[:TRAIN_IMAGES]
-print(f"{len(small_images):,} training, {count:,} validation images")
+print(
+    f"{len(small_images):,} training, "
+    f"{len(validation_images):,} validation images"
+)
 # --8<-- [end:load]
 
 # %% [markdown]

@@ -84,12 +84,28 @@ def read_mnist(data_dir):
     ]
 
 
+def split_validation(images, labels, seed=0):
+    """Hold out one training image in twelve (5,000 of MNIST's 60,000),
+    drawn with a fixed seed, as a validation set: every choice (a learning
+    rate, an epoch count, when to stop) is made on it, so that the test
+    set, read once at the end, measures the network on unseen images."""
+    size = round(len(images) / 12)
+    train, validation = torch.utils.data.random_split(
+        range(len(images)),
+        [len(images) - size, size],
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return (
+        (images[train.indices], labels[train.indices]),
+        (images[validation.indices], labels[validation.indices]),
+    )
+
+
 (images, labels), _ = read_mnist(DATA_DIR)  # the test set stays unread
-size = round(len(images) / 12)  # split_validation's images, by its seed
-order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
-kept, held_out = order.split([len(images) - size, size])
-train_images, train_labels = images[kept], labels[kept]
-validation_images, validation_labels = images[held_out], labels[held_out]
+# The page's validation set: the same one image in twelve, drawn with seed 0
+(train_images, train_labels), (validation_images, validation_labels) = (
+    split_validation(images, labels)
+)
 # --8<-- [end:load]
 
 # %% [markdown]
