@@ -81,7 +81,8 @@ SHARED = {
     # The validation set held out of the training images.
     "split_validation":  Shared("examples/ch07/regularization.py",
                                 VALIDATION + VALIDATION_EXERCISES),
-    "Net":               Shared(TRAIN, ch07("distributed", "optimizers", "trained_model"), {
+    "Net":               Shared(TRAIN, ch07("distributed", "optimizers", "trained_model",
+                                            "deployment"), {
         MANUSCRIPT: "the manuscript's network, with its code annotations",
         "examples/ch07/how_networks_learn.py": "64 hidden units: every tensor small enough "
                                                "to picture",
@@ -123,6 +124,9 @@ SHARED = {
     }),
     "OPTIMIZERS":        Shared("examples/ch07/optimizers.py", ch07("optimizers_exercises")),
     "batches":           Shared("examples/ch07/trained_model.py", ch07("trained_model_exercises")),
+    "area_matrix":       Shared("examples/ch07/deployment.py", ch07("deployment_exercises")),
+    "prepare":           Shared("examples/ch07/deployment.py", ch07("deployment_exercises")),
+    "centre_of_mass":    Shared("examples/ch07/deployment.py", ch07("deployment_exercises")),
 }
 
 # Named snippet sections (`# --8<-- [start:name]`) that a page may show once and another page

@@ -14,10 +14,12 @@
 # %%
 # --8<-- [start:setup]
 import argparse
+import base64
 import collections
 import copy
 import errno
 import hashlib
+import json
 import math
 import os
 import sys
@@ -32,16 +34,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
+import torchvision.transforms.v2.functional as TF
 
-EPOCHS = 4  # cnn.py's recipe, if there is no checkpoint to load
-BATCH_SIZE = 128
-PEAK_LR = 0.1  # of the one-cycle schedule
+# How each network is trained: epochs, batch size, peak learning rate of the
+# one-cycle schedule. The CNN's is cnn.py's, the MLP's train.py's defaults.
+CNN_RECIPE = (4, 128, 0.1)
+MLP_RECIPE = (3, 256, 0.3)
 MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
-# What the program writes: the ONNX file, the page's weights and the test
-# digits the page offers (two of each, 0 to 9).
+CANVAS = 280  # the page's drawing area, in pixels
+# What the program writes: the ONNX file, the page's weights, and the script
+# the page loads (those weights and twenty test digits, two of each).
 ONNX_FILE = "deployment_cnn.onnx"
 WEIGHTS_FILE = "deployment_cnn_int8.bin"
-DIGITS_FILE = "deployment_digits.bin"
+PAGE_DATA_FILE = "deployment_demo_data.js"
 # --8<-- [end:setup]
 
 
@@ -228,31 +233,33 @@ def parse_args(argv=None):
 
 # %%
 # --8<-- [start:train]
-def train_cnn(images, labels):
-    """cnn.py's recipe, on the CPU: Nesterov SGD with a one-cycle schedule,
-    4 epochs of 128-image batches, seeded as cnn.py seeds them."""
+def train(make_net, images, labels, recipe):
+    """A new network trained with a recipe (epochs, batch size, peak
+    learning rate): Nesterov SGD with a one-cycle schedule, on the CPU,
+    seeded as cnn.py and train.py seed theirs."""
+    epochs, batch_size, peak_lr = recipe
     torch.manual_seed(1)  # the initial weights
     shuffler = torch.Generator().manual_seed(1)  # the order of the images
-    net = ConvNet()
+    net = make_net()
     optimizer = torch.optim.SGD(
-        net.parameters(), lr=PEAK_LR, momentum=0.9, nesterov=True
+        net.parameters(), lr=peak_lr, momentum=0.9, nesterov=True
     )
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer,
-        max_lr=PEAK_LR,
-        total_steps=EPOCHS * math.ceil(len(images) / BATCH_SIZE),
+        max_lr=peak_lr,
+        total_steps=epochs * math.ceil(len(images) / batch_size),
     )
-    for epoch in range(1, EPOCHS + 1):
+    for epoch in range(1, epochs + 1):
         net.train()  # batch normalization on each batch's statistics
         order = torch.randperm(len(images), generator=shuffler)
-        for start in range(0, len(images), BATCH_SIZE):
-            batch = order[start : start + BATCH_SIZE]
+        for start in range(0, len(images), batch_size):
+            batch = order[start : start + batch_size]
             loss = F.cross_entropy(net(images[batch]), labels[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             scheduler.step()
-        print(f"epoch {epoch}/{EPOCHS}  last batch's loss {loss.item():.4f}")
+        print(f"epoch {epoch}/{epochs}  last batch's loss {loss.item():.4f}")
     return net
 
 
@@ -268,6 +275,127 @@ def load_network(path):
         ) from None
     return net
     # --8<-- [end:train]
+
+
+# %%
+# --8<-- [start:prepare]
+def area_matrix(n, m):
+    """(m, n): new pixel i averages the old ones over [i n/m, (i + 1) n/m),
+    each in proportion to the part of it that the interval covers."""
+    edges = torch.arange(m + 1, dtype=torch.float64) * n / m
+    j = torch.arange(n, dtype=torch.float64)
+    overlap = torch.minimum(edges[1:, None], j + 1) - torch.maximum(
+        edges[:-1, None], j
+    )
+    return overlap.clamp(min=0) / (n / m)
+
+
+def prepare(ink):
+    """A drawing (ink: (H, W) in [0, 1]) as MNIST prepared its digits, as
+    the page's script does it: the bounding box of the ink scaled, keeping
+    its proportions, to 20 pixels on its longer side by area averaging,
+    then placed in 28 x 28 with its centre of mass on pixel (14, 14)."""
+    rows, cols = ink.nonzero(as_tuple=True)
+    box = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    h, w = box.shape
+    nh = max(1, math.floor(h * 20 / max(h, w) + 0.5))
+    nw = max(1, math.floor(w * 20 / max(h, w) + 0.5))
+    small = area_matrix(h, nh) @ box.double() @ area_matrix(w, nw).T
+    dy, dx = [math.floor(14 - c + 0.5) for c in centre_of_mass(small)]
+    out = torch.zeros(28 + 2 * 28, 28 + 2 * 28, dtype=torch.float64)
+    out[28 + dy : 28 + dy + nh, 28 + dx : 28 + dx + nw] = small.clamp(max=1)
+    return out[28:56, 28:56].float()  # what falls outside 28 x 28 is cut
+
+
+def centre_of_mass(image):
+    """The ink's average (row, column), in pixels."""
+    mass = image.sum()
+    rows = image.sum(1) @ torch.arange(image.shape[0]).to(image) / mass
+    cols = image.sum(0) @ torch.arange(image.shape[1]).to(image) / mass
+    return rows.item(), cols.item()
+    # --8<-- [end:prepare]
+
+
+# %%
+# --8<-- [start:which_network]
+class Net(nn.Module):
+    """The chapter's network, unchanged: 784 -> 512 (ReLU) -> 10."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 512)
+        self.fc2 = nn.Linear(512, 10)
+
+    def forward(self, x):
+        x = x.flatten(1)  # (N, 1, 28, 28) -> (N, 784)
+        x = torch.relu(self.fc1(x))
+        return self.fc2(x)
+
+
+def draw_like_a_reader(digit, scale, top, left):
+    """A 28 x 28 uint8 digit as a reader might draw it on the page: `scale`
+    times larger, smoothed (bilinear), its top-left corner at (top, left) of
+    the canvas. Returns the canvas's alpha channel, uint8 (CANVAS, CANVAS)."""
+    big = F.interpolate(
+        digit[None, None].float(), scale_factor=scale, mode="bilinear"
+    )[0, 0]
+    canvas = torch.zeros(CANVAS, CANVAS)
+    canvas[top : top + big.shape[0], left : left + big.shape[1]] = big
+    return canvas.round().clamp(0, 255).to(torch.uint8)
+
+
+@torch.no_grad()
+def drawn_test_set(images, max_degrees, seed=0):
+    """Each test image (normalised) redrawn as a reader might draw it, then
+    prepared as the page prepares a drawing: rotated by up to max_degrees
+    either way, 5 to 9 times larger, anywhere on the canvas."""
+    generator = torch.Generator().manual_seed(seed)
+    prepared = []
+    for image in images:
+        digit = ((image[0] * STD + MEAN) * 255).round().clamp(0, 255)
+        angle = (torch.rand(1, generator=generator).item() * 2 - 1) * max_degrees
+        digit = TF.rotate(digit[None], angle, TF.InterpolationMode.BILINEAR)[0]
+        scale = 5 + 4 * torch.rand(1, generator=generator).item()
+        room = CANVAS - math.floor(28 * scale)
+        top, left = torch.randint(room + 1, (2,), generator=generator).tolist()
+        canvas = draw_like_a_reader(digit.to(torch.uint8), scale, top, left)
+        prepared.append(prepare(canvas / 255))
+    return normalise_prepared(torch.stack(prepared))
+
+
+def normalise_prepared(pixels):
+    """Prepared drawings, (N, 28, 28) in [0, 1], as the networks take them."""
+    return pixels.unsqueeze(1).sub(MEAN).div(STD)
+
+
+@torch.no_grad()
+def logits_of(net, images, batch_size=2000):
+    """The network's ten logits for each image, in eval mode."""
+    net.eval()
+    return torch.cat(
+        [
+            net(images[i : i + batch_size])
+            for i in range(0, len(images), batch_size)
+        ]
+    )
+
+
+@torch.no_grad()
+def drawn_figures(nets, images, labels, max_degrees):
+    """For each network, the share (%) of the redrawn test digits that it
+    reads as it reads the originals, and that it reads correctly."""
+    drawn = drawn_test_set(images, max_degrees)
+    figures = {}
+    for name, net in nets.items():
+        net.eval()
+        original = logits_of(net, images).argmax(1)
+        reading = logits_of(net, drawn).argmax(1)
+        figures[name] = {
+            "same_as_original": (reading == original).float().mean().item() * 100,
+            "accuracy": (reading == labels).float().mean().item() * 100,
+        }
+    return figures
+    # --8<-- [end:which_network]
 
 
 # %%
@@ -297,17 +425,6 @@ def export_onnx(net, path, example):
 
 # %%
 # --8<-- [start:check]
-@torch.no_grad()
-def logits_of(net, images, batch_size=2000):
-    net.eval()
-    return torch.cat(
-        [
-            net(images[i : i + batch_size])
-            for i in range(0, len(images), batch_size)
-        ]
-    )
-
-
 def onnx_runtime_logits(path, images, batch_size=2000):
     """The logits that ONNX Runtime computes from the file, on the CPU."""
     options = onnxruntime.SessionOptions()
@@ -408,13 +525,28 @@ def forward_folded(layers, x):
     return F.linear(x, w4, b4)
 
 
-def write_digits(images, labels, path):
+def test_digits(images, labels):
     """Two test digits of each class, 0 to 9, as 28 x 28 bytes each (0:
-    paper, 255: ink), for the page's "test digit" button."""
+    paper, 255: ink), for the page's "test digit" buttons."""
     picked = torch.cat([(labels == d).nonzero()[:2, 0] for d in range(10)])
     pixels = ((images[picked] * STD + MEAN) * 255).round().clamp(0, 255)
-    with open(path, "wb") as file:
-        file.write(pixels.to(torch.uint8).numpy().tobytes())
+    return pixels.to(torch.uint8).numpy().tobytes()
+
+
+def write_page_data(path, weights, digits):
+    """The weights file and the test digits as one script, in base64. A page
+    opened from the disk (file://) may load a script but not fetch a file:
+    as a script, the demo runs from the offline book too."""
+    data = {
+        name: base64.b64encode(content).decode("ascii")
+        for name, content in (("weights", weights), ("digits", digits))
+    }
+    with open(path, "w", encoding="ascii") as file:
+        file.write(
+            "// Written by examples/ch07/deployment.py: the demo's weights"
+            " and test digits.\n"
+            f"window.DigitDemoData = {json.dumps(data)};\n"
+        )
 
 
 def sha256(path):
@@ -427,35 +559,53 @@ def sha256(path):
 # --8<-- [start:main]
 def main(argv=None):
     args = parse_args(argv)
-    check_writable(ONNX_FILE, WEIGHTS_FILE, DIGITS_FILE)
-    net = load_network(args.checkpoint) if args.checkpoint else None
+    check_writable(ONNX_FILE, WEIGHTS_FILE, PAGE_DATA_FILE)
+    cnn = load_network(args.checkpoint) if args.checkpoint else None
     (train_x, train_y), (test_x, test_y) = load_mnist(args.data_dir)
+    (train_x, train_y), _ = split_validation(train_x, train_y)
     start = time.perf_counter()
-    if net is None:
-        print("no checkpoint: training the network with cnn.py's recipe")
-        (train_x, train_y), _ = split_validation(train_x, train_y)
-        net = train_cnn(train_x, train_y)
+    if cnn is None:
+        print("no checkpoint: training the CNN with cnn.py's recipe")
+        cnn = train(ConvNet, train_x, train_y, CNN_RECIPE)
     train_seconds = time.perf_counter() - start
-    net.eval()  # from here on, the network as it will be used
-    _, test_accuracy = evaluate(net, test_x, test_y)
-    print(f"PyTorch: test accuracy {test_accuracy:.2f} %")
+    cnn.eval()  # from here on, the network as it will be used
+    _, test_accuracy = evaluate(cnn, test_x, test_y)
+    print(f"CNN: test accuracy {test_accuracy:.2f} %")
 
-    operators = export_onnx(net, ONNX_FILE, test_x[:1])
-    reference = logits_of(net, test_x)
+    # Which network reads drawings better: the CNN or the chapter's MLP?
+    print("the MLP, for comparison, with train.py's recipe")
+    mlp = train(Net, train_x, train_y, MLP_RECIPE)
+    nets = {"cnn": cnn, "mlp": mlp}
+    drawn = {
+        "upright": drawn_figures(nets, test_x, test_y, max_degrees=0),
+        "rotated": drawn_figures(nets, test_x, test_y, max_degrees=20),
+    }
+    for style, figures in drawn.items():
+        print(
+            f"drawn, {style}: read as the original by the CNN "
+            f"{figures['cnn']['same_as_original']:.1f} %, by the MLP "
+            f"{figures['mlp']['same_as_original']:.1f} %"
+        )
+    pixels = test_x[:, 0] * STD + MEAN
+    centres = torch.tensor([centre_of_mass(image) for image in pixels])
+
+    operators = export_onnx(cnn, ONNX_FILE, test_x[:1])
+    reference = logits_of(cnn, test_x)
     onnx_logits = onnx_runtime_logits(ONNX_FILE, test_x)
     onnx_same, onnx_difference = compare(onnx_logits, reference)
     print(
         f"ONNX Runtime: {onnx_same:,} of {len(test_x):,} predictions as "
         f"PyTorch's, probabilities within {onnx_difference:.1e}"
     )
-    agreement = train_mode_agreement(net, test_x[:1000])
+    agreement = train_mode_agreement(cnn, test_x[:1000])
     print(f"left in training mode: {agreement:.1f} % read as in eval mode")
 
-    seen = write_weights(fold_batch_norm(net), WEIGHTS_FILE)
+    seen = write_weights(fold_batch_norm(cnn), WEIGHTS_FILE)
     page_logits = forward_folded(seen, test_x)
     int8_same, int8_difference = compare(page_logits, reference)
     int8_accuracy = (page_logits.argmax(1) == test_y).float().mean() * 100
-    write_digits(test_x, test_y, DIGITS_FILE)
+    with open(WEIGHTS_FILE, "rb") as file:
+        write_page_data(PAGE_DATA_FILE, file.read(), test_digits(test_x, test_y))
     print(
         f"int8 weights, {os.path.getsize(WEIGHTS_FILE):,} bytes: "
         f"{int8_same:,} predictions as PyTorch's, probabilities within "
@@ -465,9 +615,16 @@ def main(argv=None):
         "trained_here": args.checkpoint is None,
         "train_seconds": train_seconds,
         "threads": torch.get_num_threads(),
-        "parameters": sum(p.numel() for p in net.parameters()),
+        "parameters": sum(p.numel() for p in cnn.parameters()),
+        "mlp_parameters": sum(p.numel() for p in mlp.parameters()),
         "test_images": len(test_x),
         "test_accuracy": test_accuracy,
+        "mlp_test_accuracy": evaluate(mlp, test_x, test_y)[1],
+        "drawn": drawn,
+        "centre_of_mass": {
+            "mean": centres.mean(0).tolist(),  # rows, columns
+            "std": centres.std(0).tolist(),
+        },
         "onnx_bytes": os.path.getsize(ONNX_FILE),
         "onnx_operators": dict(sorted(operators.items())),
         "onnx_same_predictions": onnx_same,
@@ -483,7 +640,7 @@ def main(argv=None):
         "int8_same_predictions": int8_same,
         "int8_max_prob_difference": int8_difference,
         "int8_test_accuracy": int8_accuracy.item(),
-        "digits_bytes": os.path.getsize(DIGITS_FILE),
+        "page_data_bytes": os.path.getsize(PAGE_DATA_FILE),
         "versions": {
             "torch": torch.__version__,
             "onnx": onnx.__version__,

@@ -197,7 +197,8 @@ for per_row in (True, False):
 # %%
 # --8<-- [start:speck]
 def area_matrix(n, m):
-    """(m, n): output i averages the inputs over [i n/m, (i + 1) n/m)."""
+    """(m, n): new pixel i averages the old ones over [i n/m, (i + 1) n/m),
+    each in proportion to the part of it that the interval covers."""
     edges = torch.arange(m + 1, dtype=torch.float64) * n / m
     j = torch.arange(n, dtype=torch.float64)
     overlap = torch.minimum(edges[1:, None], j + 1) - torch.maximum(
@@ -207,22 +208,28 @@ def area_matrix(n, m):
 
 
 def prepare(ink):
-    """The page's preprocessing of a drawing (ink: (H, W) in [0, 1]):
-    the bounding box scaled to 20 pixels on its longer side by area
-    averaging, then the centre of mass moved to pixel (14, 14)."""
+    """A drawing (ink: (H, W) in [0, 1]) as MNIST prepared its digits, as
+    the page's script does it: the bounding box of the ink scaled, keeping
+    its proportions, to 20 pixels on its longer side by area averaging,
+    then placed in 28 x 28 with its centre of mass on pixel (14, 14)."""
     rows, cols = ink.nonzero(as_tuple=True)
     box = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     h, w = box.shape
     nh = max(1, math.floor(h * 20 / max(h, w) + 0.5))
     nw = max(1, math.floor(w * 20 / max(h, w) + 0.5))
     small = area_matrix(h, nh) @ box.double() @ area_matrix(w, nw).T
-    mass = small.sum()
-    my = small.sum(1) @ torch.arange(nh).double() / mass  # centre of mass
-    mx = small.sum(0) @ torch.arange(nw).double() / mass
-    dy, dx = math.floor(14 - my + 0.5), math.floor(14 - mx + 0.5)
+    dy, dx = [math.floor(14 - c + 0.5) for c in centre_of_mass(small)]
     out = torch.zeros(28 + 2 * 28, 28 + 2 * 28, dtype=torch.float64)
     out[28 + dy : 28 + dy + nh, 28 + dx : 28 + dx + nw] = small.clamp(max=1)
-    return out[28:56, 28:56].float()
+    return out[28:56, 28:56].float()  # what falls outside 28 x 28 is cut
+
+
+def centre_of_mass(image):
+    """The ink's average (row, column), in pixels."""
+    mass = image.sum()
+    rows = image.sum(1) @ torch.arange(image.shape[0]).to(image) / mass
+    cols = image.sum(0) @ torch.arange(image.shape[1]).to(image) / mass
+    return rows.item(), cols.item()
 
 
 def drawn(image, speck):

@@ -142,7 +142,7 @@ LAST_FILE = {
     "mnist_mlp": "mnist_mlp_confusion.png",
     "transformer": "transformer_attention.png",
     "trained_model": "trained_model_checklist.png",
-    "deployment": "deployment_digits.bin",
+    "deployment": "deployment_demo_data.js",
 }
 
 
