@@ -3,12 +3,14 @@
 #
 # The chapter's convolutional network leaves PyTorch twice. First as an
 # ONNX file, which `torch.onnx.export` writes and ONNX Runtime checks against
-# PyTorch on the 10,000 test digits. Then as 81,504 bytes of int8 weights,
-# with batch normalization folded into the convolutions, which the page's
-# own JavaScript reads to recognise the digits a reader draws. There is no
-# checkpoint of `cnn.py` to load (it saves none), so unless `--checkpoint`
-# names one, this program first trains the network with `cnn.py`'s recipe:
-# the same seed, 4 epochs, the same 55,000 images.
+# PyTorch on every test digit. Then as a small file of int8 weights, with
+# batch normalization folded into the convolutions, which the page's own
+# JavaScript reads to recognise the digits a reader draws. On the way, the
+# program measures why the page uses the CNN rather than the chapter's MLP:
+# it reads the test digits better once they are redrawn as a reader would
+# draw them. There is no checkpoint of `cnn.py` to load (it saves none), so
+# unless `--checkpoint` names one, this program first trains the network
+# with `cnn.py`'s recipe: the same seed, 4 epochs, the same 55,000 images.
 # Run it as a script with `python -m examples.ch07.deployment`.
 
 # %%
