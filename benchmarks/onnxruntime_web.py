@@ -30,7 +30,9 @@ def main():
     args = parser.parse_args()
     listing = subprocess.run(
         ["npm", "pack", f"onnxruntime-web@{args.version}", "--dry-run", "--json"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     package = json.loads(listing.stdout)[0]
     sizes = {f["path"]: f["size"] for f in package["files"]}

@@ -166,13 +166,27 @@ def with_quick_parameters(example: pathlib.Path, code: str, folder: pathlib.Path
 def built_site(tmp_path_factory):
     """The book built once with `mkdocs build --strict`: the folder, or the failed build.
     Both workers share one build: the first to ask builds it while the other waits."""
+    return shared_build(tmp_path_factory, "site")
+
+
+@pytest.fixture(scope="session")
+def offline_site(tmp_path_factory):
+    """The book built for reading from disk: Material's offline plugin switched on. Built
+    once, like `built_site`, for the tests of tests/test_browser.py and of the Deployment
+    page's demo (tests/ch07/test_deployment_demo.py), whichever worker runs them."""
+    return shared_build(tmp_path_factory, "offline", {"BOOK_OFFLINE": "true"})
+
+
+def shared_build(tmp_path_factory, name: str, settings: dict | None = None) -> pathlib.Path:
+    """`build_site` once per session into a folder `name` that every worker sees: the first
+    worker to ask builds it while the others wait."""
     if "PYTEST_XDIST_WORKER" not in os.environ:  # no workers: this process is the only one
-        return build_site(tmp_path_factory.mktemp("site"))
+        return build_site(tmp_path_factory.mktemp(name), settings)
     shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker
-    with filelock.FileLock(shared / "site.lock"):
-        if not (shared / "site" / "index.html").is_file():
-            build_site(shared / "site")
-    return shared / "site"
+    with filelock.FileLock(shared / f"{name}.lock"):
+        if not (shared / name / "index.html").is_file():
+            build_site(shared / name, settings)
+    return shared / name
 
 
 def build_site(site: pathlib.Path, settings: dict | None = None) -> pathlib.Path:

@@ -14,7 +14,6 @@ import re
 import pytest
 
 from tests.browser import CHROMIUM, launch, load_everything, record_sizes, served, weight
-from tests.conftest import build_site
 from tests.helpers import PYTHON, REPO, page_blocks
 
 pytestmark = pytest.mark.slow
@@ -261,12 +260,6 @@ def test_search_finds_each_page_by_a_word_only_it_has(browser, site_url, built_s
     failures = searched(page, built_site)
     context.close()
     assert not failures, "\n".join(failures)
-
-
-@pytest.fixture(scope="module")
-def offline_site(tmp_path_factory):
-    """The book built for reading from disk: Material's offline plugin switched on."""
-    return build_site(tmp_path_factory.mktemp("offline") / "site", {"BOOK_OFFLINE": "true"})
 
 
 def test_the_offline_book_reads_from_disk_search_included(browser, offline_site):

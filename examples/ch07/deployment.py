@@ -352,12 +352,16 @@ def drawn_test_set(images, max_degrees, seed=0):
     prepared as the page prepares a drawing: rotated by up to max_degrees
     either way, 5 to 9 times larger, anywhere on the canvas."""
     generator = torch.Generator().manual_seed(seed)
+
+    def uniform(low, high):
+        return low + (high - low) * torch.rand(1, generator=generator).item()
+
     prepared = []
     for image in images:
         digit = ((image[0] * STD + MEAN) * 255).round().clamp(0, 255)
-        angle = (torch.rand(1, generator=generator).item() * 2 - 1) * max_degrees
+        angle = uniform(-max_degrees, max_degrees)
         digit = TF.rotate(digit[None], angle, TF.InterpolationMode.BILINEAR)[0]
-        scale = 5 + 4 * torch.rand(1, generator=generator).item()
+        scale = uniform(5, 9)
         room = CANVAS - math.floor(28 * scale)
         top, left = torch.randint(room + 1, (2,), generator=generator).tolist()
         canvas = draw_like_a_reader(digit.to(torch.uint8), scale, top, left)
@@ -392,9 +396,10 @@ def drawn_figures(nets, images, labels, max_degrees):
         net.eval()
         original = logits_of(net, images).argmax(1)
         reading = logits_of(net, drawn).argmax(1)
+        same, correct = reading == original, reading == labels
         figures[name] = {
-            "same_as_original": (reading == original).float().mean().item() * 100,
-            "accuracy": (reading == labels).float().mean().item() * 100,
+            "same_as_original": same.float().mean().item() * 100,
+            "accuracy": correct.float().mean().item() * 100,
         }
     return figures
     # --8<-- [end:which_network]
@@ -606,8 +611,9 @@ def main(argv=None):
     page_logits = forward_folded(seen, test_x)
     int8_same, int8_difference = compare(page_logits, reference)
     int8_accuracy = (page_logits.argmax(1) == test_y).float().mean() * 100
+    digits = test_digits(test_x, test_y)
     with open(WEIGHTS_FILE, "rb") as file:
-        write_page_data(PAGE_DATA_FILE, file.read(), test_digits(test_x, test_y))
+        write_page_data(PAGE_DATA_FILE, file.read(), digits)
     print(
         f"int8 weights, {os.path.getsize(WEIGHTS_FILE):,} bytes: "
         f"{int8_same:,} predictions as PyTorch's, probabilities within "

@@ -3,14 +3,13 @@
 On the subset, they read the `results` of the example's one run as a notebook in this
 session (tests/conftest.py) and the files it wrote; the page's figures are the recorded run's
 (docs/notebooks/ch07/deployment.ipynb), and the page's demo reads the weights that run wrote,
-published beside it. The page's JavaScript (docs/assets/javascripts/digit_demo.js) is checked
-in Debian's Chromium against PyTorch on those weights, and the demo on the built page.
+published beside it. The page's JavaScript and its demo, in Debian's Chromium, are checked in
+tests/ch07/test_deployment_demo.py.
 """
 
 import base64
 import hashlib
 import json
-import os
 
 import numpy as np
 import pytest
@@ -18,22 +17,11 @@ import torch
 import torchvision
 
 from examples.ch07 import deployment
-from tests.browser import CHROMIUM, launch, served
 from tests.helpers import REPO, recorded_results
 
-WCAG_21_AA = {
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-    "resultTypes": ["violations"],
-}
-
 PUBLISHED = REPO / "docs" / "notebooks" / "ch07"
-SCRIPT = REPO / "docs" / "assets" / "javascripts" / "digit_demo.js"
 # conv1, conv2, fc1, fc2 as the file stores them, and as PyTorch shapes them.
 SHAPES = [(16, 1, 5, 5), (32, 16, 5, 5), (128, 512), (10, 128)]
-needs_chromium = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-    reason="Debian's chromium is not installed (apt-get install chromium)",
-)
 
 
 def read_weights(data: bytes):
@@ -135,7 +123,7 @@ def test_the_recorded_run_backs_the_page():
 
 
 def test_the_recorded_run_chooses_the_network_that_reads_drawings_better():
-    """"The CNN reads drawings better", upright and turned, and its lead grows when the
+    """The CNN reads drawings better, upright and turned, and its lead grows when the
     digits are turned; drawn upright, almost every digit reads as its original does; MNIST's
     centre of mass is at (14, 14), where the preparation puts a drawing's."""
     r = recorded_results("ch07/deployment")
@@ -167,105 +155,3 @@ def test_prepare_makes_a_drawing_an_mnist_digit_wherever_and_however_large_it_is
         sides = (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
         assert max(sides) in (20, 21)  # 20, or 21 where the box's edge splits a pixel
         assert all(abs(c - 14) <= 0.5 for c in deployment.centre_of_mass(here))
-
-
-@pytest.mark.slow
-@needs_chromium
-def test_the_page_script_computes_pytorchs_forward_pass():
-    """digit_demo.js in Chromium, on the published weights and the subset's 1,000 test
-    digits: PyTorch's predictions on the same weights, probabilities within 1e-5."""
-    from playwright.sync_api import sync_playwright
-
-    data = (PUBLISHED / deployment.WEIGHTS_FILE).read_bytes()
-    images, _ = subset_test_set()
-    with torch.no_grad():
-        logits = deployment.forward_folded(read_weights(data), deployment.normalise(images))
-    expected = logits.softmax(1).numpy()
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        page = browser.new_page()
-        page.set_content("<!doctype html><title>digit_demo.js</title>")
-        page.add_script_tag(path=str(SCRIPT))
-        got = page.evaluate(
-            """([weights, digits]) => {
-                const bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
-                const layers = DigitDemo.parseWeights(bytes(weights).buffer);
-                const x = bytes(digits), out = [];
-                for (let i = 0; i < x.length / 784; i++)
-                    out.push(DigitDemo.predict(layers,
-                        Array.from(x.subarray(784 * i, 784 * (i + 1)), (v) => v / 255)));
-                return out;
-            }""",
-            [base64.b64encode(data).decode(), base64.b64encode(images.numpy().tobytes()).decode()],
-        )
-        browser.close()
-    got = np.array(got)
-    assert (got.argmax(1) == expected.argmax(1)).all()
-    assert np.abs(got - expected).max() < 1e-5
-
-
-@pytest.mark.slow
-@needs_chromium
-def test_the_demo_fetches_nothing_until_started_then_reads_the_test_digits(built_site):
-    """The page fetches neither the script nor the weights until Start; then each test digit,
-    drawn on the canvas and prepared as a drawing is, reads as PyTorch reads the original."""
-    from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import sync_playwright
-
-    data = (PUBLISHED / deployment.WEIGHTS_FILE).read_bytes()
-    digits = np.frombuffer((PUBLISHED / deployment.DIGITS_FILE).read_bytes(), np.uint8)
-    originals = torch.from_numpy(digits.reshape(-1, 28, 28).copy())
-    expected = deployment.forward_folded(
-        read_weights(data), deployment.normalise(originals)
-    ).argmax(1)
-    with sync_playwright() as playwright, served(built_site) as base:
-        browser = launch(playwright)
-        page = browser.new_page()
-        fetched, errors = [], []
-        page.on("request", lambda request: fetched.append(request.url))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(base + "ch07/deployment.html", wait_until="load")
-        page.wait_for_timeout(300)
-        assert not [u for u in fetched if "digit_demo.js" in u or u.endswith(".bin")]
-        page.click(".digit-demo__start")
-        page.wait_for_selector(".digit-demo__bars")
-        assert sum(u.endswith(".bin") for u in fetched) == 2
-        readings = []
-        for _ in range(len(originals)):
-            page.click("button:has-text('Next test digit')")
-            readings.append(int(page.get_attribute(".digit-demo", "data-reading")))
-        page.click("button:has-text('Clear')")
-        assert page.get_attribute(".digit-demo", "data-reading") is None
-        # A 1, drawn with the mouse, in each scheme, in ink that shows on its background;
-        # and axe's WCAG 2.1 A/AA rules on the started demo.
-        violations, inks = [], {}
-        for scheme in ("light", "dark"):
-            if scheme == "dark":
-                page.locator("label[title='Switch to dark mode']").first.click()
-                page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'")
-                page.click("button:has-text('Clear')")
-            box = page.locator(".digit-demo__pad").bounding_box()
-            x, top = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.15
-            page.mouse.move(x, top)
-            page.mouse.down()
-            page.mouse.move(x, box["y"] + box["height"] * 0.85, steps=12)
-            page.mouse.up()
-            readings.append(int(page.get_attribute(".digit-demo", "data-reading")))
-            inks[scheme] = page.evaluate(
-                """() => { const c = document.querySelector('.digit-demo__pad');
-                    const d = c.getContext('2d').getImageData(c.width / 2, c.height / 2, 1, 1);
-                    return Array.from(d.data); }"""
-            )
-            result = Axe().run(page, context=".digit-demo", options=WCAG_21_AA).response
-            violations += [
-                f"{scheme}: {v['id']} {[n['target'] for n in v['nodes']]}"
-                for v in result["violations"]
-            ]
-        browser.close()
-    assert not errors, errors
-    assert not violations, violations
-    assert readings[-2:] == [1, 1], "a vertical stroke reads 1, in light and in dark"
-    assert max(inks["light"][:3]) < 100 < min(inks["dark"][:3]), inks  # dark ink, light ink
-    readings = readings[:-2]
-    assert readings == expected.tolist()
-    assert sum(r == d // 2 for d, r in enumerate(readings)) >= 19, "two of each, 0 to 9"

@@ -1,18 +1,40 @@
 // The drawing demo of "Deployment" (docs/ch07/deployment.md): the chapter's
 // CNN in plain JavaScript, with no library. It reads the int8 weights that
 // examples/ch07/deployment.py writes (write_weights), prepares a drawing as
-// MNIST prepared its digits, and shows the ten probabilities.
+// MNIST prepared its digits, and shows the ten probabilities. It fetches
+// nothing: digit_demo_start.js loads the weights and the test digits as a
+// script (window.DigitDemoData, base64), which works from file:// too.
 "use strict";
 window.DigitDemo = (() => {
   const MEAN = 0.1307, STD = 0.3081; // of MNIST's training pixels
   const SIZE = 280, PEN = 22; // the canvas and the pen, in pixels
   // conv1, conv2, fc1, fc2: (outputs, inputs per output), as in the file.
   const LAYERS = [[16, 25], [32, 400], [128, 512], [10, 128]];
+  // The demo's style, added by mount: every other page, and this one until
+  // Start, is lighter without it (extra.css has only the Start button's rule).
+  // The page's own colours, so that it reads the same in light and dark.
+  const STYLE = `
+.md-typeset .digit-demo__panel { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
+.md-typeset .digit-demo__pad {
+  width: 280px; max-width: 100%; aspect-ratio: 1; border: 2px solid var(--md-default-fg-color--light);
+  border-radius: 0.2rem; touch-action: none; cursor: crosshair;
+}
+.md-typeset .digit-demo__bars { list-style: none; margin: 0; padding: 0; min-width: 14rem; flex: 1; }
+.md-typeset .digit-demo__bars li { display: flex; align-items: center; gap: 0.5rem; margin: 0.15rem 0; }
+.md-typeset .digit-demo__digit { width: 1ch; font-weight: 700; }
+.md-typeset .digit-demo__track { flex: 1; height: 1rem; background: var(--md-default-fg-color--lightest); }
+.md-typeset .digit-demo__bar { display: block; height: 100%; width: 0; background: var(--md-primary-fg-color); }
+.md-typeset .digit-demo__best .digit-demo__bar { background: var(--md-accent-fg-color); }
+.md-typeset .digit-demo__value { width: 5rem; text-align: right; font-variant-numeric: tabular-nums; }
+/* Material's outlined buttons take the primary colour, too dark on slate: the text colour. */
+[data-md-color-scheme="slate"] .md-typeset .digit-demo .md-button:not(.md-button--primary, :focus, :hover) {
+  color: var(--md-default-fg-color);
+}`;
 
-  async function fetchBytes(url) {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`${url}: ${response.status}`);
-    return response.arrayBuffer();
+  function bytesOf(base64) { // the bytes that base64 text stands for
+    const text = atob(base64), bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    return bytes;
   }
 
   // Layer after layer: the rows' float32 scales, the int8 weights, the
@@ -108,8 +130,10 @@ window.DigitDemo = (() => {
           left = Math.min(left, x); right = Math.max(right, x);
         }
     if (bottom < 0) return null;
-    const h = bottom - top + 1, w = right - left + 1, scale = 20 / Math.max(h, w);
-    const nh = Math.max(1, Math.round(h * scale)), nw = Math.max(1, Math.round(w * scale));
+    // h * 20 / side, not h * (20 / side): rounded as Python rounds h * 20 / max(h, w), so
+    // that a side of exactly n + 0.5 pixels gives the same size in both.
+    const h = bottom - top + 1, w = right - left + 1, side = Math.max(h, w);
+    const nh = Math.max(1, Math.round(h * 20 / side)), nw = Math.max(1, Math.round(w * 20 / side));
     const wy = areaWeights(h, nh), wx = areaWeights(w, nw);
     const rows = new Float64Array(nh * w);
     for (let i = 0; i < nh; i++)
@@ -136,7 +160,9 @@ window.DigitDemo = (() => {
 
   function inkOf(canvas) { // the alpha channel: strokes on a clear canvas
     const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
-    return Float64Array.from({ length: canvas.width * canvas.height }, (_, i) => data[4 * i + 3] / 255);
+    const ink = new Float64Array(canvas.width * canvas.height);
+    for (let i = 0; i < ink.length; i++) ink[i] = data[4 * i + 3] / 255;
+    return ink;
   }
 
   function element(tag, properties = {}, children = []) {
@@ -145,12 +171,16 @@ window.DigitDemo = (() => {
     return node;
   }
 
-  async function mount(demo) {
-    const links = ["digit-weights", "digit-test-digits"].map((id) => document.getElementById(id));
-    if (links.some((link) => !link)) throw new Error("the page has no weights link");
-    const [weights, digits] = await Promise.all(links.map((link) => fetchBytes(link.href)));
-    const layers = parseWeights(weights), tests = new Uint8Array(digits);
+  // data: window.DigitDemoData, {weights, digits} as base64: the weights file
+  // and the test digits, 784 bytes each (two of each digit, 0 to 9).
+  function mount(demo, data) {
+    if (!data || typeof data.weights !== "string" || typeof data.digits !== "string")
+      throw new Error("the demo's data did not load");
+    const layers = parseWeights(bytesOf(data.weights).buffer), tests = bytesOf(data.digits);
+    if (!tests.length || tests.length % 784) throw new Error("the test digits have an unexpected size");
 
+    if (!document.getElementById("digit-demo-style"))
+      document.head.append(element("style", { id: "digit-demo-style", textContent: STYLE }));
     const canvas = element("canvas", { width: SIZE, height: SIZE, className: "digit-demo__pad" });
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", "Drawing area: draw a digit here with a mouse, pen or finger");
@@ -172,9 +202,17 @@ window.DigitDemo = (() => {
     const controls = element("p", { className: "digit-demo__controls" }, [clear, " ", previous, " ", next]);
     demo.replaceChildren(element("div", { className: "digit-demo__panel" }, [canvas, bars]), controls, status);
 
-    const context = canvas.getContext("2d");
-    const ink = () => getComputedStyle(demo).color; // the page's text colour
-    function read(label) {
+    // Read back on every frame of a stroke (inkOf): kept in memory, not on the GPU.
+    const context = canvas.getContext("2d", { willReadFrequently: true });
+    // The pen's colour: the page's text colour, made opaque. Material's text
+    // colour is translucent (0.87 in light), and the drawing's ink is the
+    // canvas's alpha: a translucent pen would ink at most 0.87, and more where
+    // two segments of a stroke overlap, at every joint: an uneven line.
+    const ink = () => (getComputedStyle(demo).color.match(/[\d.]+/g) || [0, 0, 0]).slice(0, 3).map(Number);
+    // The bars and data-reading show what the canvas holds now. The status is
+    // read aloud (aria-live), so it changes only when `said` is given: when the
+    // pen lifts or a test digit is shown, not on every frame of a stroke.
+    function read(said) {
       const pixels = preprocess(inkOf(canvas), SIZE, SIZE);
       if (!pixels) return reset();
       const p = predict(layers, pixels), best = p.indexOf(Math.max(...p));
@@ -183,8 +221,9 @@ window.DigitDemo = (() => {
         value.textContent = `${(100 * p[d]).toFixed(1)} %`;
         row.classList.toggle("digit-demo__best", d === best);
       });
-      status.textContent = `${label}It reads ${best}, with probability ${(100 * p[best]).toFixed(1)} %.`;
       demo.dataset.reading = best;
+      if (said !== undefined)
+        status.textContent = `${said}It reads ${best}, with probability ${(100 * p[best]).toFixed(1)} %.`;
     }
     function reset() {
       context.clearRect(0, 0, SIZE, SIZE);
@@ -202,7 +241,7 @@ window.DigitDemo = (() => {
       shown = (shown + step + count) % count;
       context.clearRect(0, 0, SIZE, SIZE);
       const image = context.createImageData(SIZE, SIZE), scale = SIZE / 28;
-      const [r, g, b] = (ink().match(/\d+/g) || [0, 0, 0]).map(Number);
+      const [r, g, b] = ink();
       for (let y = 0; y < SIZE; y++)
         for (let x = 0; x < SIZE; x++) {
           const k = 4 * (y * SIZE + x);
@@ -211,21 +250,36 @@ window.DigitDemo = (() => {
       context.putImageData(image, 0, 0);
       read(`Test digit ${shown + 1} of ${count}, a ${shown >> 1}. `);
     }
-    let last = null;
+    let last = null; // the pen's last point while it is down
+    let frame = 0; // a reading waiting for the next frame
+    // While the pen moves, read the canvas at most once per frame the screen
+    // draws: pointer events can come faster, and each reading is a forward
+    // pass of about a million multiply-adds.
+    function readNextFrame() {
+      if (!frame) frame = requestAnimationFrame(() => { frame = 0; read(); });
+    }
     const at = (event) => [event.offsetX * SIZE / canvas.clientWidth, event.offsetY * SIZE / canvas.clientHeight];
     canvas.addEventListener("pointerdown", (event) => {
-      Object.assign(context, { lineWidth: PEN, lineCap: "round", lineJoin: "round", strokeStyle: ink() });
+      Object.assign(context, { lineWidth: PEN, lineCap: "round", lineJoin: "round", strokeStyle: `rgb(${ink()})` });
       last = at(event);
       context.beginPath(); context.moveTo(...last); context.lineTo(...last); context.stroke();
       canvas.setPointerCapture(event.pointerId);
+      readNextFrame();
     });
     canvas.addEventListener("pointermove", (event) => {
       if (!last) return;
       const point = at(event);
       context.beginPath(); context.moveTo(...last); context.lineTo(...point); context.stroke();
       last = point;
+      readNextFrame();
     });
-    const end = () => { if (last) { last = null; read(""); } };
+    const end = () => {
+      if (!last) return;
+      last = null;
+      cancelAnimationFrame(frame); // the stroke's last reading is this one, said aloud
+      frame = 0;
+      read("");
+    };
     canvas.addEventListener("pointerup", end);
     canvas.addEventListener("pointercancel", end);
     clear.addEventListener("click", reset);
@@ -235,5 +289,5 @@ window.DigitDemo = (() => {
     return { layers, predict, preprocess };
   }
 
-  return { mount, parseWeights, predict, preprocess };
+  return { mount, parseWeights, predict, preprocess, inkOf };
 })();

@@ -1,33 +1,25 @@
-// The drawing demo of "Deployment" (docs/ch07/deployment.md), step one: a
-// page with a demo gets a Start button's behaviour, and nothing else is
-// fetched until it is pressed. Then digit_demo.js (beside this file) and the
-// weights (the page's link #digit-weights) are loaded.
+// Deployment's demo (ch07/deployment.md): nothing loads until Start. Then two
+// scripts: digit_demo.js, beside this one, and the link #digit-demo-data,
+// which sets window.DigitDemoData. Scripts, not fetch(): Chromium refuses
+// fetch() to a page read from disk (the offline book), not a script.
 (() => {
-  const here = document.currentScript && document.currentScript.src;
+  const here = document.currentScript.src;
+  const load = (url) => new Promise((resolve, reject) => {
+    const script = Object.assign(document.createElement("script"), { src: url, onload: resolve });
+    script.onerror = () => reject(new Error(`${url.split("/").pop()} did not load`));
+    document.head.append(script);
+  });
   function start(event) {
-    const demo = event.currentTarget.closest(".digit-demo");
-    event.currentTarget.disabled = true;
-    event.currentTarget.textContent = "Loading…";
-    const ready = window.DigitDemo
-      ? Promise.resolve()
-      : new Promise((resolve, reject) => {
-          const script = document.createElement("script");
-          script.src = new URL("digit_demo.js", here).href;
-          script.onload = resolve;
-          script.onerror = () => reject(new Error("digit_demo.js did not load"));
-          document.head.append(script);
-        });
-    ready
-      .then(() => window.DigitDemo.mount(demo))
-      .catch((error) => {
-        event.currentTarget.textContent = `The demo could not start: ${error.message}`;
-      });
+    const button = event.currentTarget, data = document.getElementById("digit-demo-data");
+    button.disabled = true;
+    button.textContent = "Loading…";
+    Promise.resolve() // whatever fails, even a page without the link, is said on the button
+      .then(() => Promise.all([load(new URL("digit_demo.js", here).href), load(data.href)]))
+      .then(() => DigitDemo.mount(button.closest(".digit-demo"), window.DigitDemoData))
+      .catch((error) => { button.textContent = `The demo could not start: ${error.message}`; });
   }
-  function wire() {
-    document.querySelectorAll(".digit-demo__start").forEach((button) => {
-      button.addEventListener("click", start, { once: true });
-    });
-  }
+  const wire = () => document.querySelectorAll(".digit-demo__start")
+    .forEach((button) => button.addEventListener("click", start, { once: true }));
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
   else wire();
 })();
