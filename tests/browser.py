@@ -21,8 +21,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Fetched once per site, in the background, for search: reported apart from each page.
-SITE_WIDE = ("search/search_index.json", "/workers/search.")
+# Fetched once per site, in the background: the files of search, and the site's icon, which
+# Chromium asks for whenever it pleases (on one load of a page and not on the next). Reported
+# apart from each page.
+SITE_WIDE = ("search/search_index.json", "/workers/search.", "/assets/images/favicon.png")
 BUDGET_KB = {"text": 450, "notebook": 1024}
 # What the Deployment page's demo may download once started, on top of the page (issue 17).
 DEMO_BUDGET_KB = 2048
@@ -97,15 +99,13 @@ def start_demo(page) -> None:
 def demo_download(page, sizes: dict[str, int], base: str) -> dict[str, int]:
     """Start the page's demo (`start_demo`); what that downloaded, from the sizes that
     `record_sizes` keeps: each address fetched since (relative to `base`) and its bytes. The
-    page's icon, which Chromium asks for whenever it pleases, and the search files, which the
-    page fetches in the background (SITE_WIDE), are not the demo's."""
+    site-wide files (SITE_WIDE: search's, and the icon) are not the demo's."""
     before = set(sizes)
     start_demo(page)
-    icon = page.evaluate("document.querySelector('link[rel~=icon]')?.href")
     return {
         u.removeprefix(base): s
         for u, s in sizes.items()
-        if u not in before and u != icon and not any(k in u for k in SITE_WIDE)
+        if u not in before and not any(k in u for k in SITE_WIDE)
     }
 
 

@@ -170,6 +170,20 @@ def built_site(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, once per worker, for every browser test (tests/test_browser.py and
+    the Deployment page's demo): Playwright's sync API allows one instance per process."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
 def offline_site(tmp_path_factory):
     """The book built for reading from disk: Material's offline plugin switched on. Built
     once, like `built_site`, for the tests of tests/test_browser.py and of the Deployment

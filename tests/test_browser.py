@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.browser import CHROMIUM, launch, load_everything, record_sizes, served, weight
+from tests.browser import CHROMIUM, load_everything, record_sizes, served, weight
 from tests.helpers import PYTHON, REPO, page_blocks
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,6 @@ if not os.path.exists(CHROMIUM):
     )
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
 
 # axe-core's rules for WCAG 2.1 A and AA, reporting violations only (collecting the nodes
 # that pass costs most of its time on long pages). In the second colour scheme only the
@@ -47,14 +46,6 @@ COLOUR_RULES = {
 def site_url(built_site):
     with served(built_site) as base:
         yield base.rstrip("/")
-
-
-@pytest.fixture(scope="session")
-def browser():
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 def pages_of(site):

@@ -22,12 +22,11 @@ from tests.browser import (
     DEMO_BUDGET_KB,
     SITE_WIDE,
     demo_download,
-    launch,
     record_sizes,
     served,
     start_demo,
 )
-from tests.ch07.test_deployment import PUBLISHED, read_weights, subset_test_set
+from tests.ch07.test_deployment import PUBLISHED, read_page_data, read_weights, subset_test_set
 from tests.helpers import REPO
 
 needs_chromium = pytest.mark.skipif(
@@ -58,29 +57,18 @@ STROKES = {
 }
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
-
-
 def published_data() -> dict:
-    """The demo's data as the page's data script holds it (window.DigitDemoData)."""
-    return {
-        key: base64.b64encode((PUBLISHED / name).read_bytes()).decode()
-        for key, name in (("weights", deployment.WEIGHTS_FILE), ("digits", deployment.DIGITS_FILE))
-    }
+    """The demo's data as the page's data script holds it (window.DigitDemoData): base64."""
+    data = read_page_data(PUBLISHED / deployment.PAGE_DATA_FILE)
+    return {key: base64.b64encode(content).decode() for key, content in data.items()}
 
 
 def expected_test_readings() -> list[int]:
     """PyTorch's readings of the demo's test digits, on the published weights."""
-    digits = np.frombuffer((PUBLISHED / deployment.DIGITS_FILE).read_bytes(), np.uint8)
+    data = read_page_data(PUBLISHED / deployment.PAGE_DATA_FILE)
+    digits = np.frombuffer(data["digits"], np.uint8)
     originals = torch.from_numpy(digits.reshape(-1, 28, 28).copy())
-    weights = read_weights((PUBLISHED / deployment.WEIGHTS_FILE).read_bytes())
+    weights = read_weights(data["weights"])
     with torch.no_grad():
         logits = deployment.forward_folded(weights, deployment.normalise(originals))
     return logits.argmax(1).tolist()

@@ -2,8 +2,9 @@
 // CNN in plain JavaScript, with no library. It reads the int8 weights that
 // examples/ch07/deployment.py writes (write_weights), prepares a drawing as
 // MNIST prepared its digits, and shows the ten probabilities. It fetches
-// nothing: digit_demo_start.js loads the weights and the test digits as a
-// script (window.DigitDemoData, base64), which works from file:// too.
+// nothing: digit_demo_start.js has loaded the weights and the test digits as
+// a script (deployment_demo_data.js: window.DigitDemoData, in base64), which
+// works from file:// too.
 "use strict";
 window.DigitDemo = (() => {
   const MEAN = 0.1307, STD = 0.3081; // of MNIST's training pixels
@@ -183,14 +184,14 @@ window.DigitDemo = (() => {
       document.head.append(element("style", { id: "digit-demo-style", textContent: STYLE }));
     const canvas = element("canvas", { width: SIZE, height: SIZE, className: "digit-demo__pad" });
     canvas.setAttribute("role", "img");
-    canvas.setAttribute("aria-label", "Drawing area: draw a digit here with a mouse, pen or finger");
+    canvas.setAttribute("aria-label", "Drawing area: draw a digit here with a mouse, pen or finger; from the keyboard, use the test digit buttons");
     const status = element("p", { className: "digit-demo__status", textContent: "Draw a digit, or pick a test digit." });
     status.setAttribute("aria-live", "polite");
     const bars = element("ol", { className: "digit-demo__bars" });
     bars.setAttribute("aria-label", "The network's ten probabilities");
     const rows = Array.from({ length: 10 }, (_, d) => {
       const bar = element("span", { className: "digit-demo__bar" });
-      const value = element("span", { className: "digit-demo__value", textContent: "–" });
+      const value = element("span", { className: "digit-demo__value" }); // empty until a reading
       const row = element("li", {}, [element("span", { className: "digit-demo__digit", textContent: `${d}` }),
         element("span", { className: "digit-demo__track" }, [bar]), value]);
       bars.append(row);
@@ -229,7 +230,7 @@ window.DigitDemo = (() => {
       context.clearRect(0, 0, SIZE, SIZE);
       rows.forEach(({ row, bar, value }) => {
         bar.style.width = "0";
-        value.textContent = "–";
+        value.textContent = "";
         row.classList.remove("digit-demo__best");
       });
       status.textContent = "Draw a digit, or pick a test digit.";
@@ -238,7 +239,8 @@ window.DigitDemo = (() => {
     let shown = -1; // the test digit on the canvas: two of each, 0 to 9
     function showTest(step) {
       const count = tests.length / 784;
-      shown = (shown + step + count) % count;
+      // The first press shows the first digit (Next) or the last (Previous).
+      shown = shown < 0 ? (step > 0 ? 0 : count - 1) : (shown + step + count) % count;
       context.clearRect(0, 0, SIZE, SIZE);
       const image = context.createImageData(SIZE, SIZE), scale = SIZE / 28;
       const [r, g, b] = ink();
@@ -248,7 +250,7 @@ window.DigitDemo = (() => {
           image.data.set([r, g, b, tests[shown * 784 + ((y / scale) | 0) * 28 + ((x / scale) | 0)]], k);
         }
       context.putImageData(image, 0, 0);
-      read(`Test digit ${shown + 1} of ${count}, a ${shown >> 1}. `);
+      read(`Test digit ${shown + 1} of ${count}, labelled ${shown >> 1}. `);
     }
     let last = null; // the pen's last point while it is down
     let frame = 0; // a reading waiting for the next frame
