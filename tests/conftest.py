@@ -226,12 +226,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
     # The print page in a browser first: the whole chapter, the longest single test. Then
-    # the examples' groups, each a long unit of work; then the other pages in a browser, one
-    # page a test; then the short tests. Either worker takes the next unit as it is free, so
-    # the short ones fill what the long ones leave.
+    # the examples' groups, each a long unit of work; then the tests in a browser (the pages,
+    # one a test, and the Deployment page's demo); then the short tests. Either worker takes
+    # the next unit as it is free, so the short ones fill what the long ones leave.
     def order(item):
         grouped = item.get_closest_marker("xdist_group") is not None
-        browser = item.path.name == "test_browser.py"
+        browser = "browser" in item.fixturenames
         return ("print_page" not in item.name, not grouped, not browser)
 
     items.sort(key=order)
