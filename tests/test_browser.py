@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.browser import CHROMIUM, load_everything, record_sizes, served, weight
+from tests.browser import CHROMIUM, load_everything, record_sizes, served, start_demo, weight
 from tests.helpers import PYTHON, REPO, page_blocks
 
 pytestmark = pytest.mark.slow
@@ -114,7 +114,8 @@ def test_page_loads_offline_without_errors_passes_axe_and_keeps_its_weight(
     text page, 1 MB for a notebook page, as benchmarks/page_weight.py measures). The print
     page is the whole chapter on one page, over the text budget by its nature; the benchmark
     reports its size and the front page states it; it holds every chapter page's title. A
-    notebook page shows its cells, and its download links resolve."""
+    notebook page shows its cells, and its download links resolve. A page with the drawing
+    demo starts it, after axe, and it reads a test digit."""
     failures = []
     axe = Axe()
     context, page, seen = visit(browser, f"{site_url}/{name}", "light", lazy=True)
@@ -166,6 +167,8 @@ def test_page_loads_offline_without_errors_passes_axe_and_keeps_its_weight(
                 failures.append(
                     f"{scheme}: axe {v['id']} ({v['impact']}) x{len(v['nodes'])} {targets}"
                 )
+    if page.locator(".digit-demo__start").count():  # the Deployment page, and the print page
+        failures += demo_read_a_test_digit(page)
     leaving = [
         u for u in seen["requests"] if not u.startswith((site_url, "data:", "blob:", "about:"))
     ]
@@ -222,15 +225,15 @@ def unique_words(built_site):
     return chosen
 
 
-def searched(page, site):
+def searched(page, site, pages=None):
     """Search, on the open page, for a word that only one chapter page has, for each
-    chapter page of the site; what went wrong."""
+    chapter page of the site (or for each of `pages`); what went wrong."""
     chosen = unique_words(site)
     text_pages = [p for p in pages_of(site) if p.startswith("ch07/") and not p.startswith("print")]
     missing = [p for p in text_pages if p not in chosen]
     assert not missing, f"no word of their own to search for: {missing}"
     failures = []
-    for location in text_pages:
+    for location in pages or text_pages:
         word = chosen[location]
         box = page.locator("input.md-search__input")
         box.click()
@@ -260,10 +263,18 @@ def test_search_finds_each_page_by_a_word_only_it_has(browser, site_url, built_s
     assert not failures, "\n".join(failures)
 
 
-def test_the_offline_book_reads_from_disk_search_included(browser, offline_site):
+def test_the_offline_book_reads_from_disk_search_included(browser, offline_site, built_site):
     """Opened from file://, as a reader opens the unzipped download: every page and notebook
     page renders (its text, its formulas as MathML) without a console error or a request to
-    anywhere, and search finds each chapter page by a word only it has."""
+    anywhere; search works there, and finds what it finds on the served site: its index (the
+    offline plugin's script) holds the same sections, each under the same title, and a word
+    only the first chapter page has, and one only the last has, find them from disk. (The
+    served site's search is checked on every chapter page.)"""
+    served = json.loads((built_site / "search" / "search_index.json").read_text())["docs"]
+    script = (offline_site / "search" / "search_index.js").read_text()
+    offline = json.loads(script.removeprefix("var __index = ").rstrip().removesuffix(";"))
+    sections = [[(d["location"], d["title"]) for d in index] for index in (served, offline["docs"])]
+    assert sections[0] == sections[1], "the offline index holds other sections than the served"
     failures = []
     # Not 404.html: a web server's answer to an address it does not have, which links from
     # the site's root because it is served at any depth. Read from disk, no reader reaches
@@ -284,7 +295,8 @@ def test_the_offline_book_reads_from_disk_search_included(browser, offline_site)
             failures.append(f"{name}: {math} formulas, {drawn} drawn as MathML")
     context.close()
     context, page, _ = visit(browser, (offline_site / "index.html").as_uri())
-    failures += searched(page, offline_site)
+    chapter = [p for p in pages_of(offline_site) if p.startswith("ch07/") and "print" not in p]
+    failures += searched(page, offline_site, pages=[chapter[0], chapter[-1]])
     context.close()
     assert not failures, "\n".join(failures)
 
@@ -326,6 +338,15 @@ def test_dark_mode_toggles_and_persists(browser, site_url):
     page.goto(f"{site_url}/ch07/wizard-of-oz.html", wait_until="networkidle")
     assert scheme() == "slate", "the choice should persist across pages"
     context.close()
+
+
+def demo_read_a_test_digit(page):
+    """A page with the drawing demo: it starts, and reads its first test digit (what it reads
+    is checked against PyTorch in tests/ch07/test_deployment_demo.py). What went wrong."""
+    start_demo(page)
+    page.click("button:has-text('Next test digit')")
+    reading = page.get_attribute(".digit-demo", "data-reading")
+    return [] if reading in list("0123456789") else [f"the demo read {reading!r}"]
 
 
 def notebook_rendered(page, name):

@@ -5,7 +5,8 @@ against PyTorch on the published weights (docs/notebooks/ch07/deployment_cnn_int
 forward pass, its preparation of a drawing (against examples/ch07/deployment.py's `prepare`),
 and the demo on the built page as a reader uses it: nothing loaded until Start, then two
 scripts, the test digits, digits drawn with the mouse, the bars following the pen, the
-keyboard, axe; and the same demo on the print page and in the book read from disk (file://).
+keyboard, axe; and the same demo in the book read from disk (file://). That the demo
+starts on the print page too is checked with that page (tests/test_browser.py).
 """
 
 import base64
@@ -335,23 +336,6 @@ def test_the_demo_reads_a_test_digit_in_the_book_read_from_disk(browser, offline
     assert not [u for u in requested if not u.startswith(("file:", "data:", "blob:"))], requested
     names = {u.rsplit("/", 1)[-1] for u in requested}
     assert {name.rsplit("/", 1)[-1] for name in DEMO_FILES} <= names, names
-    assert not errors, errors
-
-
-def test_the_demo_reads_a_test_digit_in_the_print_version(browser, built_site):
-    """The print page holds the whole chapter, the demo's Start button and its links
-    included (print-site keeps their ids and rewrites their addresses for the page's folder):
-    the demo starts there too and reads a test digit as PyTorch does."""
-    expected = expected_test_readings()
-    with served(built_site) as base:
-        page = browser.new_page()
-        errors = watch_console(page)
-        page.goto(base + "print_page.html", wait_until="domcontentloaded")  # not its figures
-        start_demo(page)
-        page.click("button:has-text('Next test digit')")
-        got = reading(page)
-        page.close()
-    assert got == expected[0]
     assert not errors, errors
 
 
