@@ -39,6 +39,7 @@ def ch07(*names: str) -> list[str]:
 
 
 TRAIN = "examples/ch07/train.py"
+CNN_EXERCISES = "examples/ch07/cnn_exercises.py"
 MANUSCRIPT = "examples/ch07/mnist_mlp.py"  # The Code: the manuscript's program, corrected
 # fmt: off
 # The solutions to each page's exercises (examples/ch07/<page>_exercises.py), found by name,
@@ -124,6 +125,32 @@ SHARED = {
     }),
     "OPTIMIZERS":        Shared("examples/ch07/optimizers.py", ch07("optimizers_exercises")),
     "batches":           Shared("examples/ch07/trained_model.py", ch07("trained_model_exercises")),
+    # The Deployment exercises train the CNN as the CNN page's exercises do, to the letter;
+    # the other solutions have helpers of the same names for their own page's network.
+    "make_net":          Shared(CNN_EXERCISES, ch07("deployment_exercises"),
+                                dict.fromkeys(ch07("distributed_exercises", "mnist_mlp_exercises",
+                                                   "optimizers_exercises",
+                                                   "regularization_exercises",
+                                                   "trained_model_exercises"),
+                                              "its page's own network")),
+    "fit":               Shared(CNN_EXERCISES, ch07("deployment_exercises"),
+                                dict.fromkeys(ch07("distributed_exercises", "mnist_mlp_exercises",
+                                                   "nn_building_blocks_exercises",
+                                                   "optimizers_exercises",
+                                                   "regularization_exercises", "rnn_exercises",
+                                                   "trained_model_exercises"),
+                                              "its page's own recipe")),
+    "predict":           Shared(CNN_EXERCISES, ch07("deployment_exercises"), {
+        MANUSCRIPT: "the manuscript's program, on a DataLoader",
+        "examples/ch07/trained_model.py": "the probabilities of raw images, its page's subject",
+    }),
+    "accuracy":          Shared(CNN_EXERCISES, ch07("deployment_exercises"),
+                                dict.fromkeys(ch07("distributed_exercises",
+                                                   "how_networks_learn_exercises",
+                                                   "mnist_mlp_exercises",
+                                                   "nn_building_blocks_exercises",
+                                                   "rnn_exercises", "trained_model_exercises"),
+                                              "its page's own network and data")),
     "area_matrix":       Shared("examples/ch07/deployment.py", ch07("deployment_exercises")),
     "prepare":           Shared("examples/ch07/deployment.py", ch07("deployment_exercises")),
     "centre_of_mass":    Shared("examples/ch07/deployment.py", ch07("deployment_exercises")),
