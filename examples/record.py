@@ -463,6 +463,12 @@ def record(example: pathlib.Path, data_root: pathlib.Path) -> None:
             (target.parent / figure.name).write_bytes(
                 compact_png(figure.read_bytes())
             )
+        # Files a page reads (the deployment demo's weights, and the script
+        # that carries them to the page), named after their example:
+        # published beside its notebook and figures.
+        for suffix in (".bin", ".js"):
+            for data in sorted(workdir.glob(f"{example.stem}_*{suffix}")):
+                shutil.copy(data, target.parent / data.name)
     print(
         f"recorded {target.relative_to(REPO)} in {facts['wall_seconds']:.0f} s"
     )

@@ -273,6 +273,9 @@ def with_dark_twins(html: str, figures: list[str]) -> str:
 def on_page_content(html, page, config, files):
     src_uri = page.file.src_uri
     if src_uri.endswith(".ipynb"):
+        # Out of the search index: the section's page shows the same code and outputs, and
+        # search would find each twice.
+        page.meta["search"] = {"exclude": True}
         run = src_uri.removeprefix("notebooks/").removesuffix(".ipynb")
         html = with_dark_twins(html, recorded_run(run).get("figures", []))
         here = posixpath.dirname(page.file.dest_uri)

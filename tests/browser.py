@@ -21,9 +21,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Fetched once per site, in the background, for search: reported apart from each page.
-SITE_WIDE = ("search/search_index.json", "/workers/search.")
+# Fetched once per site, in the background: the files of search, and the site's icon, which
+# Chromium asks for whenever it pleases (on one load of a page and not on the next). Reported
+# apart from each page.
+SITE_WIDE = ("search/search_index.json", "/workers/search.", "/assets/images/favicon.png")
 BUDGET_KB = {"text": 450, "notebook": 1024}
+# What the Deployment page's demo may download once started, on top of the page (issue 17).
+DEMO_BUDGET_KB = 2048
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -85,12 +89,37 @@ def weight(sizes: dict[str, int], base: str, name: str) -> tuple[dict, dict]:
     }, site_wide
 
 
+def start_demo(page) -> None:
+    """Press the page's Start button (the Deployment page's demo) and wait until the demo is
+    drawn: its bars are there once its scripts have loaded and run."""
+    page.click(".digit-demo__start")
+    page.wait_for_selector(".digit-demo__bars")
+
+
+def demo_download(page, sizes: dict[str, int], base: str) -> dict[str, int]:
+    """Start the page's demo (`start_demo`); what that downloaded, from the sizes that
+    `record_sizes` keeps: each address fetched since (relative to `base`) and its bytes. The
+    site-wide files (SITE_WIDE: search's, and the icon) are not the demo's."""
+    before = set(sizes)
+    start_demo(page)
+    return {
+        u.removeprefix(base): s
+        for u, s in sizes.items()
+        if u not in before and not any(k in u for k in SITE_WIDE)
+    }
+
+
 def page_weight(browser, base: str, name: str) -> tuple[dict, dict]:
-    """Open the page cold (a new context: empty cache) and weigh it (see `weight`)."""
+    """Open the page cold (a new context: empty cache) and weigh it (see `weight`). A page
+    with a demo that loads nothing until started also gets, apart, what Start downloads
+    ("demo_download", by address: `demo_download`)."""
     context = browser.new_context()
     sizes = record_sizes(context)
     page = context.new_page()
     page.goto(base + name, wait_until="load")
     load_everything(page)
+    own, site_wide = weight(dict(sizes), base, name)
+    if page.locator(".digit-demo__start").count():
+        own["demo_download"] = demo_download(page, sizes, base)
     context.close()
-    return weight(sizes, base, name)
+    return own, site_wide

@@ -166,13 +166,41 @@ def with_quick_parameters(example: pathlib.Path, code: str, folder: pathlib.Path
 def built_site(tmp_path_factory):
     """The book built once with `mkdocs build --strict`: the folder, or the failed build.
     Both workers share one build: the first to ask builds it while the other waits."""
+    return shared_build(tmp_path_factory, "site")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, once per worker, for every browser test (tests/test_browser.py and
+    the Deployment page's demo): Playwright's sync API allows one instance per process."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def offline_site(tmp_path_factory):
+    """The book built for reading from disk: Material's offline plugin switched on. Built
+    once, like `built_site`, for the tests of tests/test_browser.py and of the Deployment
+    page's demo (tests/ch07/test_deployment_demo.py), whichever worker runs them."""
+    return shared_build(tmp_path_factory, "offline", {"BOOK_OFFLINE": "true"})
+
+
+def shared_build(tmp_path_factory, name: str, settings: dict | None = None) -> pathlib.Path:
+    """`build_site` once per session into a folder `name` that every worker sees: the first
+    worker to ask builds it while the others wait."""
     if "PYTEST_XDIST_WORKER" not in os.environ:  # no workers: this process is the only one
-        return build_site(tmp_path_factory.mktemp("site"))
+        return build_site(tmp_path_factory.mktemp(name), settings)
     shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker
-    with filelock.FileLock(shared / "site.lock"):
-        if not (shared / "site" / "index.html").is_file():
-            build_site(shared / "site")
-    return shared / "site"
+    with filelock.FileLock(shared / f"{name}.lock"):
+        if not (shared / name / "index.html").is_file():
+            build_site(shared / name, settings)
+    return shared / name
 
 
 def build_site(site: pathlib.Path, settings: dict | None = None) -> pathlib.Path:
@@ -198,12 +226,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
     # The print page in a browser first: the whole chapter, the longest single test. Then
-    # the examples' groups, each a long unit of work; then the other pages in a browser, one
-    # page a test; then the short tests. Either worker takes the next unit as it is free, so
-    # the short ones fill what the long ones leave.
+    # the examples' groups, each a long unit of work; then the tests in a browser (the pages,
+    # one a test, and the Deployment page's demo); then the short tests. Either worker takes
+    # the next unit as it is free, so the short ones fill what the long ones leave.
     def order(item):
         grouped = item.get_closest_marker("xdist_group") is not None
-        browser = item.path.name == "test_browser.py"
+        browser = "browser" in item.fixturenames
         return ("print_page" not in item.name, not grouped, not browser)
 
     items.sort(key=order)

@@ -13,8 +13,7 @@ import re
 
 import pytest
 
-from tests.browser import CHROMIUM, launch, load_everything, record_sizes, served, weight
-from tests.conftest import build_site
+from tests.browser import CHROMIUM, load_everything, record_sizes, served, start_demo, weight
 from tests.helpers import PYTHON, REPO, page_blocks
 
 pytestmark = pytest.mark.slow
@@ -29,7 +28,6 @@ if not os.path.exists(CHROMIUM):
     )
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
 
 # axe-core's rules for WCAG 2.1 A and AA, reporting violations only (collecting the nodes
 # that pass costs most of its time on long pages). In the second colour scheme only the
@@ -48,14 +46,6 @@ COLOUR_RULES = {
 def site_url(built_site):
     with served(built_site) as base:
         yield base.rstrip("/")
-
-
-@pytest.fixture(scope="session")
-def browser():
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 def pages_of(site):
@@ -112,7 +102,9 @@ WITHOUT_COLOUR = {rule: {"enabled": False} for rule in COLOUR_RULES["runOnly"]["
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_page_loads_offline_without_errors_passes_axe_and_keeps_its_weight(browser, site_url, name):
+def test_page_loads_offline_without_errors_passes_axe_and_keeps_its_weight(
+    browser, site_url, built_site, name
+):
     """The page, cold in light, then switched to dark with its toggle as a reader switches
     it: no console error, no request leaving 127.0.0.1, every formula drawn as MathML, no
     WCAG 2.1 A/AA violation that axe finds (the colour rules again in dark), each scheme
@@ -121,10 +113,16 @@ def test_page_loads_offline_without_errors_passes_axe_and_keeps_its_weight(brows
     light, within its weight budget (tests/browser.py: 450 KB for a
     text page, 1 MB for a notebook page, as benchmarks/page_weight.py measures). The print
     page is the whole chapter on one page, over the text budget by its nature; the benchmark
-    reports its size and the front page states it."""
+    reports its size and the front page states it; it holds every chapter page's title. A
+    notebook page shows its cells, and its download links resolve. A page with the drawing
+    demo starts it, after axe, and it reads a test digit."""
     failures = []
     axe = Axe()
     context, page, seen = visit(browser, f"{site_url}/{name}", "light", lazy=True)
+    if name.startswith("notebooks/"):
+        failures += notebook_rendered(page, name)
+    if name == "print_page.html":
+        failures += sections_missing(page.locator("article").inner_text(), built_site)
     if name != "print_page.html":
         size, _ = weight(dict(seen["sizes"]), f"{site_url}/", name)
         if not size["within_budget"]:
@@ -169,6 +167,8 @@ def test_page_loads_offline_without_errors_passes_axe_and_keeps_its_weight(brows
                 failures.append(
                     f"{scheme}: axe {v['id']} ({v['impact']}) x{len(v['nodes'])} {targets}"
                 )
+    if page.locator(".digit-demo__start").count():  # the Deployment page, and the print page
+        failures += demo_read_a_test_digit(page)
     leaving = [
         u for u in seen["requests"] if not u.startswith((site_url, "data:", "blob:", "about:"))
     ]
@@ -225,15 +225,15 @@ def unique_words(built_site):
     return chosen
 
 
-def searched(page, site):
+def searched(page, site, pages=None):
     """Search, on the open page, for a word that only one chapter page has, for each
-    chapter page of the site; what went wrong."""
+    chapter page of the site (or for each of `pages`); what went wrong."""
     chosen = unique_words(site)
     text_pages = [p for p in pages_of(site) if p.startswith("ch07/") and not p.startswith("print")]
     missing = [p for p in text_pages if p not in chosen]
     assert not missing, f"no word of their own to search for: {missing}"
     failures = []
-    for location in text_pages:
+    for location in pages or text_pages:
         word = chosen[location]
         box = page.locator("input.md-search__input")
         box.click()
@@ -263,16 +263,18 @@ def test_search_finds_each_page_by_a_word_only_it_has(browser, site_url, built_s
     assert not failures, "\n".join(failures)
 
 
-@pytest.fixture(scope="module")
-def offline_site(tmp_path_factory):
-    """The book built for reading from disk: Material's offline plugin switched on."""
-    return build_site(tmp_path_factory.mktemp("offline") / "site", {"BOOK_OFFLINE": "true"})
-
-
-def test_the_offline_book_reads_from_disk_search_included(browser, offline_site):
+def test_the_offline_book_reads_from_disk_search_included(browser, offline_site, built_site):
     """Opened from file://, as a reader opens the unzipped download: every page and notebook
     page renders (its text, its formulas as MathML) without a console error or a request to
-    anywhere, and search finds each chapter page by a word only it has."""
+    anywhere; search works there, and finds what it finds on the served site: its index (the
+    offline plugin's script) holds the same sections, each under the same title, and a word
+    only the first chapter page has, and one only the last has, find them from disk. (The
+    served site's search is checked on every chapter page.)"""
+    served = json.loads((built_site / "search" / "search_index.json").read_text())["docs"]
+    script = (offline_site / "search" / "search_index.js").read_text()
+    offline = json.loads(script.removeprefix("var __index = ").rstrip().removesuffix(";"))
+    sections = [[(d["location"], d["title"]) for d in index] for index in (served, offline["docs"])]
+    assert sections[0] == sections[1], "the offline index holds other sections than the served"
     failures = []
     # Not 404.html: a web server's answer to an address it does not have, which links from
     # the site's root because it is served at any depth. Read from disk, no reader reaches
@@ -293,7 +295,8 @@ def test_the_offline_book_reads_from_disk_search_included(browser, offline_site)
             failures.append(f"{name}: {math} formulas, {drawn} drawn as MathML")
     context.close()
     context, page, _ = visit(browser, (offline_site / "index.html").as_uri())
-    failures += searched(page, offline_site)
+    chapter = [p for p in pages_of(offline_site) if p.startswith("ch07/") and "print" not in p]
+    failures += searched(page, offline_site, pages=[chapter[0], chapter[-1]])
     context.close()
     assert not failures, "\n".join(failures)
 
@@ -337,28 +340,40 @@ def test_dark_mode_toggles_and_persists(browser, site_url):
     context.close()
 
 
-def test_notebook_pages_render_and_their_downloads_resolve(browser, site_url, all_pages):
-    notebooks = [p for p in all_pages if p.startswith("notebooks/")]
-    assert notebooks
-    for name in notebooks:
-        context, page, _ = visit(browser, f"{site_url}/{name}")
-        assert page.locator(".jp-Cell, .jp-CodeCell, .cell").count() > 3, f"{name} has no cells"
-        links = page.locator("p.notebook-downloads a")
-        assert links.count() >= 2, "the notebook and its script, and any data file"
-        for i in range(links.count()):
-            href = links.nth(i).evaluate("a => a.href")
-            response = page.request.get(href)
-            assert response.ok and len(response.body()) > 1000, href
-        context.close()
+def demo_read_a_test_digit(page):
+    """A page with the drawing demo: it starts, and reads its first test digit (what it reads
+    is checked against PyTorch in tests/ch07/test_deployment_demo.py). What went wrong."""
+    start_demo(page)
+    page.click("button:has-text('Next test digit')")
+    reading = page.get_attribute(".digit-demo", "data-reading")
+    return [] if reading in list("0123456789") else [f"the demo read {reading!r}"]
 
 
-def test_print_page_holds_every_section(browser, site_url, built_site):
-    context, page, _ = visit(browser, f"{site_url}/print_page.html")
-    printed = page.locator("article").inner_text()
-    context.close()
+def notebook_rendered(page, name):
+    """A notebook page shows its cells, and its download links (the notebook, its script,
+    any data file) resolve: what went wrong."""
+    failures = []
+    if page.locator(".jp-Cell, .jp-CodeCell, .cell").count() <= 3:
+        failures.append(f"{name} has no cells")
+    links = page.locator("p.notebook-downloads a")
+    if links.count() < 2:
+        failures.append(f"{name}: no downloads (the notebook and its script, and any data file)")
+    for i in range(links.count()):
+        href = links.nth(i).evaluate("a => a.href")
+        response = page.request.get(href)
+        if not (response.ok and len(response.body()) > 1000):
+            failures.append(f"{name}: download {href} does not resolve")
+    return failures
+
+
+def sections_missing(printed, built_site):
+    """The chapter pages whose title the print page's text lacks."""
+    missing = []
     for name in pages_of(built_site):
         if name.startswith("ch07/"):
             html = (built_site / name).read_text()
             title = re.search(r"<h1[^>]*>(.*?)(<a|</h1>)", html, re.S).group(1)
             title = re.sub(r"<[^>]+>", "", title).strip()
-            assert title in printed, f"the print page lacks {name} ({title!r})"
+            if title not in printed:
+                missing.append(f"the print page lacks {name} ({title!r})")
+    return missing

@@ -21,6 +21,7 @@ MNIST subset.
 """
 
 import ast
+import json
 import pathlib
 import re
 import shutil
@@ -221,6 +222,16 @@ def test_site_builds_strictly(built_site):
     assert built_site / "ch07" / "mnist_mlp.html" in html
     unexpanded = [str(p.relative_to(built_site)) for p, text in html.items() if "--8<--" in text]
     assert not unexpanded, f"pages showing snippet lines as text: {unexpanded}"
+
+
+def test_search_indexes_every_chapter_page_and_no_notebook_page(built_site):
+    # hooks/recorded_runs.py keeps the notebook pages out of the index: their section's page
+    # shows the same code and outputs, which search would otherwise find twice.
+    index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    pages = {doc["location"].split("#")[0] for doc in index["docs"]}
+    chapter = {p.relative_to(built_site).as_posix() for p in (built_site / "ch07").glob("*.html")}
+    assert chapter <= pages
+    assert not [p for p in pages if p.startswith("notebooks/")]
 
 
 def test_math_is_typeset_into_mathml_when_the_site_is_built(built_site):

@@ -39,6 +39,7 @@ def ch07(*names: str) -> list[str]:
 
 
 TRAIN = "examples/ch07/train.py"
+CNN_EXERCISES = "examples/ch07/cnn_exercises.py"
 MANUSCRIPT = "examples/ch07/mnist_mlp.py"  # The Code: the manuscript's program, corrected
 # fmt: off
 # The solutions to each page's exercises (examples/ch07/<page>_exercises.py), found by name,
@@ -50,10 +51,11 @@ MNIST_EXERCISES = [f for f in EXERCISES if not f.endswith("/transformer_exercise
 EXERCISES_CANONICAL = "examples/ch07/mnist_mlp_exercises.py"
 # The examples that, like train.py, hold MNIST in memory as normalised tensors.
 TENSOR_MNIST = ch07("distributed", "cnn", "rnn", "optimizers", "regularization",
-                    "how_networks_learn", "nn_building_blocks", "trained_model")
+                    "how_networks_learn", "nn_building_blocks", "trained_model", "deployment")
 # The examples that hold out a validation set, and choose on it (regularization.py, the first
 # page to explain it in full, holds the canonical text).
-VALIDATION = ch07("train", "distributed", "optimizers", "cnn", "rnn", "trained_model")
+VALIDATION = ch07("train", "distributed", "optimizers", "cnn", "rnn", "trained_model",
+                  "deployment")
 # The exercises' solutions that hold out the same validation set as their page.
 VALIDATION_EXERCISES = ch07("optimizers_exercises", "regularization_exercises",
                             "train_exercises", "trained_model_exercises")
@@ -80,7 +82,8 @@ SHARED = {
     # The validation set held out of the training images.
     "split_validation":  Shared("examples/ch07/regularization.py",
                                 VALIDATION + VALIDATION_EXERCISES),
-    "Net":               Shared(TRAIN, ch07("distributed", "optimizers", "trained_model"), {
+    "Net":               Shared(TRAIN, ch07("distributed", "optimizers", "trained_model",
+                                            "deployment"), {
         MANUSCRIPT: "the manuscript's network, with its code annotations",
         "examples/ch07/how_networks_learn.py": "64 hidden units: every tensor small enough "
                                                "to picture",
@@ -90,13 +93,16 @@ SHARED = {
                                            "page's subject",
     }),
     "evaluate":          Shared(TRAIN, ch07("distributed", "cnn", "rnn", "optimizers",
-                                            "regularization", "trained_model")),
+                                            "regularization", "trained_model", "deployment")),
+    # The CNN, exported by the Deployment page.
+    "ConvNet":           Shared("examples/ch07/cnn.py", ch07("deployment")),
     # The program around the training loop, which distributed.py shares with train.py.
     "CHECKPOINT_FORMAT": Shared(TRAIN, ch07("distributed", "trained_model")),
     "atomic_write":      Shared(TRAIN, ch07("distributed")),
     "load_checkpoint":   Shared(TRAIN, ch07("distributed")),
     "save_epoch":        Shared(TRAIN, ch07("distributed")),
-    "Parser":            Shared(TRAIN, ch07("distributed", "transformer", "trained_model")),
+    "Parser":            Shared(TRAIN, ch07("distributed", "transformer", "trained_model",
+                                            "deployment")),
     "positive":          Shared(TRAIN, ch07("distributed", "transformer", "trained_model")),
     "make_optimizer":    Shared(TRAIN, ch07("distributed")),
     # The pages' own functions that their exercises' solutions use as they are.
@@ -119,6 +125,35 @@ SHARED = {
     }),
     "OPTIMIZERS":        Shared("examples/ch07/optimizers.py", ch07("optimizers_exercises")),
     "batches":           Shared("examples/ch07/trained_model.py", ch07("trained_model_exercises")),
+    # The Deployment exercises train the CNN as the CNN page's exercises do, to the letter;
+    # the other solutions have helpers of the same names for their own page's network.
+    "make_net":          Shared(CNN_EXERCISES, ch07("deployment_exercises"),
+                                dict.fromkeys(ch07("distributed_exercises", "mnist_mlp_exercises",
+                                                   "optimizers_exercises",
+                                                   "regularization_exercises",
+                                                   "trained_model_exercises"),
+                                              "its page's own network")),
+    "fit":               Shared(CNN_EXERCISES, ch07("deployment_exercises"),
+                                dict.fromkeys(ch07("distributed_exercises", "mnist_mlp_exercises",
+                                                   "nn_building_blocks_exercises",
+                                                   "optimizers_exercises",
+                                                   "regularization_exercises", "rnn_exercises",
+                                                   "trained_model_exercises"),
+                                              "its page's own recipe")),
+    "predict":           Shared(CNN_EXERCISES, ch07("deployment_exercises"), {
+        MANUSCRIPT: "the manuscript's program, on a DataLoader",
+        "examples/ch07/trained_model.py": "the probabilities of raw images, its page's subject",
+    }),
+    "accuracy":          Shared(CNN_EXERCISES, ch07("deployment_exercises"),
+                                dict.fromkeys(ch07("distributed_exercises",
+                                                   "how_networks_learn_exercises",
+                                                   "mnist_mlp_exercises",
+                                                   "nn_building_blocks_exercises",
+                                                   "rnn_exercises", "trained_model_exercises"),
+                                              "its page's own network and data")),
+    "area_matrix":       Shared("examples/ch07/deployment.py", ch07("deployment_exercises")),
+    "prepare":           Shared("examples/ch07/deployment.py", ch07("deployment_exercises")),
+    "centre_of_mass":    Shared("examples/ch07/deployment.py", ch07("deployment_exercises")),
 }
 
 # Named snippet sections (`# --8<-- [start:name]`) that a page may show once and another page
@@ -126,11 +161,12 @@ SHARED = {
 REPEATED_SECTIONS = {
     "network":     (TRAIN, ch07("distributed", "optimizers")),
     "data":        (TRAIN, ch07("distributed", "cnn", "optimizers", "regularization",
-                                "how_networks_learn", "nn_building_blocks", "trained_model")),
+                                "how_networks_learn", "nn_building_blocks", "trained_model",
+                                "deployment")),
     "validation":  ("examples/ch07/regularization.py", VALIDATION),
     "errors":      (TRAIN, [*TENSOR_MNIST, MANUSCRIPT]),
     "evaluate":    (TRAIN, ch07("distributed", "cnn", "rnn", "optimizers", "regularization",
-                                "trained_model")),
+                                "trained_model", "deployment")),
     "checkpoint":  (TRAIN, ch07("distributed")),
     "shared_args": (TRAIN, ch07("distributed")),
 }

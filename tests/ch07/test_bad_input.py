@@ -20,7 +20,7 @@ import tempfile
 import pytest
 import torch
 
-from examples.ch07 import train, transformer
+from examples.ch07 import deployment, train, transformer
 from examples.record import example_files
 from tests.helpers import MNIST_SUBSET, REPO, describe, reader_folder, run_python
 
@@ -142,13 +142,37 @@ LAST_FILE = {
     "mnist_mlp": "mnist_mlp_confusion.png",
     "transformer": "transformer_attention.png",
     "trained_model": "trained_model_checklist.png",
+    "deployment": "deployment_demo_data.js",
 }
 
 
+def test_a_checkpoint_that_is_not_a_convnet_stops_the_deployment_before_any_work(tmp_path):
+    """The command, with a file that is no checkpoint; a state_dict of another network gets
+    the same one line (deployment.load_network, in this process)."""
+    folder = reader_folder(tmp_path)
+    (folder / "garbage.pt").write_bytes(b"not a checkpoint at all")
+    result = run_python(
+        ["-m", "examples.ch07.deployment", "--checkpoint", "garbage.pt"],
+        cwd=folder,
+        timeout=TIMEOUT,
+    )
+    one_line_error(result, "garbage.pt", "state_dict")
+    assert not list(folder.glob("deployment_*")), "nothing written"
+    torch.save({"fc1.weight": torch.zeros(2, 2)}, tmp_path / "other.pt")
+    with pytest.raises(SystemExit) as error:
+        deployment.load_network(tmp_path / "other.pt")
+    one_line_exit(error, "other.pt", "state_dict")
+
+
 def test_every_example_that_saves_figures_is_in_that_list():
-    """A new example whose recorded run saved figures fails here until LAST_FILE names it."""
+    """A new example whose recorded run saved figures (or a page's data, .bin) fails here
+    until LAST_FILE names it."""
     figures = REPO / "docs" / "notebooks" / "ch07"
-    saving = {p.stem for p in example_files() if list(figures.glob(f"{p.stem}_*.png"))}
+    saving = {
+        p.stem
+        for p in example_files()
+        if list(figures.glob(f"{p.stem}_*.png")) + list(figures.glob(f"{p.stem}_*.bin"))
+    }
     assert saving == set(LAST_FILE)
 
 
