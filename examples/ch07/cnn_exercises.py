@@ -144,8 +144,8 @@ for padding in (0, 2):
 
 # %%
 # --8<-- [start:receptive_field]
-net = make_net().eval()  # fresh weights: a receptive field is in the shape
 torch.manual_seed(0)
+net = make_net().eval()  # fresh weights: a receptive field is in the shape
 images = torch.randn(100, 1, 28, 28, requires_grad=True)
 field, jump = 1, 1  # what one pixel sees; how far apart neighbours look
 results["receptive_field"] = []
