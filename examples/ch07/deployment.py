@@ -269,7 +269,9 @@ def load_network(path):
     """A ConvNet from a file of its weights (a state_dict), or one line."""
     net = ConvNet()
     try:
-        net.load_state_dict(torch.load(path, weights_only=True))
+        # map_location: saved on a GPU, it loads on a machine without one
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
     except Exception as error:
         reason = (str(error).strip().splitlines() or ["?"])[0]
         raise SystemExit(
