@@ -7,7 +7,10 @@ One place for the settings and for the measure they share: how a built site is s
 import contextlib
 import functools
 import http.server
+import os
 import threading
+
+import pytest
 
 # Debian's chromium, never a browser Playwright downloads. As root, without a sandbox; and
 # without the background traffic that Chromium would otherwise send to Google.
@@ -26,6 +29,12 @@ CHROMIUM_ARGS = [
 # apart from each page.
 SITE_WIDE = ("search/search_index.json", "/workers/search.", "/assets/images/favicon.png")
 BUDGET_KB = {"text": 450, "notebook": 1024}
+# axe-core's rules for WCAG 2.1 A and AA, reporting violations only (collecting the nodes
+# that pass costs most of its time on long pages).
+WCAG_21_AA = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    "resultTypes": ["violations"],
+}
 # What the Deployment page's demo may download once started, on top of the page (issue 17).
 DEMO_BUDGET_KB = 2048
 
@@ -49,6 +58,26 @@ def served(site):
 
 def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def require_chromium() -> None:
+    """For a module of browser tests, at its top: without Debian's chromium, skip it with
+    that reason, except in CI (CI=true), where .ci/run installs it and its absence fails."""
+    if os.path.exists(CHROMIUM):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(
+            f"{CHROMIUM} is missing: .ci/run should have installed Debian's chromium", pytrace=False
+        )
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
+    )
+
+
+def to_dark(page) -> None:
+    """Switch the open page to Material's dark scheme with its toggle, as a reader does."""
+    page.locator("label[title='Switch to dark mode']").first.click()
+    page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'")
 
 
 def kind_of(name: str) -> str:

@@ -8,34 +8,29 @@ absence is a failure.
 
 import collections
 import json
-import os
 import re
 
 import pytest
 
-from tests.browser import CHROMIUM, load_everything, record_sizes, served, start_demo, weight
+from tests.browser import (
+    WCAG_21_AA,
+    load_everything,
+    record_sizes,
+    require_chromium,
+    served,
+    start_demo,
+    to_dark,
+    weight,
+)
 from tests.helpers import PYTHON, REPO, page_blocks
 
 pytestmark = pytest.mark.slow
-
-if not os.path.exists(CHROMIUM):
-    if os.environ.get("CI"):
-        pytest.fail(
-            f"{CHROMIUM} is missing: .ci/run should have installed Debian's chromium", pytrace=False
-        )
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
-    )
+require_chromium()
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 
-# axe-core's rules for WCAG 2.1 A and AA, reporting violations only (collecting the nodes
-# that pass costs most of its time on long pages). In the second colour scheme only the
-# rules that depend on colours run again: the rest see the same document.
-WCAG_21_AA = {
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-    "resultTypes": ["violations"],
-}
+# In the second colour scheme only the rules that depend on colours run again (WCAG_21_AA in
+# the first): the rest see the same document.
 COLOUR_RULES = {
     "runOnly": {"type": "rule", "values": ["color-contrast", "link-in-text-block"]},
     "resultTypes": ["violations"],
@@ -143,8 +138,7 @@ def test_page_loads_offline_without_errors_passes_axe_and_keeps_its_weight(
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
     for scheme, rules in (("light", WCAG_21_AA), ("dark", COLOUR_RULES)):
         if scheme == "dark":
-            page.locator("label[title='Switch to dark mode']").first.click()
-            page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'")
+            to_dark(page)
         for figure in figures_shown(page):  # each scheme shows its own figures
             white = figure["corner"][:3] == [255, 255, 255]
             if scheme == "dark" and (white or "#only-light" in figure["src"]):

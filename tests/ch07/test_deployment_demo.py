@@ -10,7 +10,6 @@ starts on the print page too is checked with that page (tests/test_browser.py).
 """
 
 import base64
-import os
 import zlib
 
 import numpy as np
@@ -19,27 +18,21 @@ import torch
 
 from examples.ch07 import deployment
 from tests.browser import (
-    CHROMIUM,
     DEMO_BUDGET_KB,
     SITE_WIDE,
+    WCAG_21_AA,
     demo_download,
     record_sizes,
+    require_chromium,
     served,
     start_demo,
+    to_dark,
 )
 from tests.ch07.test_deployment import PUBLISHED, read_page_data, read_weights, subset_test_set
 from tests.helpers import REPO
 
-needs_chromium = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-    reason="Debian's chromium is not installed (apt-get install chromium)",
-)
-pytestmark = [pytest.mark.slow, needs_chromium]
-
-WCAG_21_AA = {
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-    "resultTypes": ["violations"],
-}
+pytestmark = pytest.mark.slow
+require_chromium()
 SCRIPT = REPO / "docs" / "assets" / "javascripts" / "digit_demo.js"
 # What Start loads, relative to the site's root: the demo's code and its data (the weights and
 # the test digits as base64, in a script: a page read from disk may not fetch()).
@@ -102,11 +95,6 @@ def draw(page, strokes, between=None):
             if between:
                 between()
         page.mouse.up()
-
-
-def to_dark(page):
-    page.locator("label[title='Switch to dark mode']").first.click()
-    page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'")
 
 
 def axe_violations(page, scheme):
@@ -207,9 +195,9 @@ def test_the_demo_loads_nothing_until_started_then_two_scripts_and_reads_the_tes
     assert not [u for u in before if u in DEMO_FILES or u.endswith(".bin")], before
     assert failed == "The demo could not start: deployment_demo_data.js did not load", failed
     assert retry, "the reader may try again"
-    # Chromium asks for the page's icon, and the page for its search files, whenever they
-    # please: the requests that are not the demo's.
-    demos = {u for u in after if "favicon" not in u and not any(k in u for k in SITE_WIDE)}
+    # Chromium asks for the site's icon, and the page for its search files, whenever they
+    # please (SITE_WIDE): the requests that are not the demo's.
+    demos = {u for u in after if not any(k in u for k in SITE_WIDE)}
     assert set(download) == DEMO_FILES == demos, after
     assert sum(download.values()) <= DEMO_BUDGET_KB * 1024, download
     assert focused == "Next test digit", "Start's button is gone: the focus goes on"
