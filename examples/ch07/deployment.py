@@ -388,21 +388,28 @@ def logits_of(net, images, batch_size=2000):
     )
 
 
+# The ways of drawing the test digits: the largest turn of each, in degrees.
+STYLES = {"upright": 0, "rotated": 20}
+
+
 @torch.no_grad()
-def drawn_figures(nets, images, labels, max_degrees):
-    """For each network, the share (%) of the redrawn test digits that it
-    reads as it reads the originals, and that it reads correctly."""
-    drawn = drawn_test_set(images, max_degrees)
+def drawn_figures(nets, images, labels):
+    """For each way of drawing (STYLES) and each network, the share (%) of
+    the redrawn test digits that it reads as it reads the originals, and
+    that it reads correctly."""
+    # What each network reads in the originals: once, for both styles
+    read = {name: logits_of(n, images).argmax(1) for name, n in nets.items()}
     figures = {}
-    for name, net in nets.items():
-        net.eval()
-        original = logits_of(net, images).argmax(1)
-        reading = logits_of(net, drawn).argmax(1)
-        same, correct = reading == original, reading == labels
-        figures[name] = {
-            "same_as_original": same.float().mean().item() * 100,
-            "accuracy": correct.float().mean().item() * 100,
-        }
+    for style, max_degrees in STYLES.items():
+        drawn = drawn_test_set(images, max_degrees)
+        figures[style] = {}
+        for name, net in nets.items():
+            reading = logits_of(net, drawn).argmax(1)
+            same, correct = reading == read[name], reading == labels
+            figures[style][name] = {
+                "same_as_original": same.float().mean().item() * 100,
+                "accuracy": correct.float().mean().item() * 100,
+            }
     return figures
     # --8<-- [end:which_network]
 
@@ -585,10 +592,7 @@ def main(argv=None):
     print("the MLP, for comparison, with train.py's recipe")
     mlp = train(Net, train_x, train_y, MLP_RECIPE)
     nets = {"cnn": cnn, "mlp": mlp}
-    drawn = {
-        "upright": drawn_figures(nets, test_x, test_y, max_degrees=0),
-        "rotated": drawn_figures(nets, test_x, test_y, max_degrees=20),
-    }
+    drawn = drawn_figures(nets, test_x, test_y)
     for style, figures in drawn.items():
         print(
             f"drawn, {style}: read as the original by the CNN "
