@@ -288,7 +288,6 @@ window.DigitDemo = (() => {
     previous.addEventListener("click", () => showTest(-1));
     next.addEventListener("click", () => showTest(1));
     next.focus();
-    return { layers, predict, preprocess };
   }
 
   return { mount, parseWeights, predict, preprocess, inkOf };
